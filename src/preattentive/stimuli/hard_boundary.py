@@ -1,0 +1,1 @@
+"""(being written) stimulus family module: hard_boundary."""
