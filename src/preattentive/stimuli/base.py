@@ -207,6 +207,8 @@ class StimulusFamily:
     ladder : difficulty rungs, easiest first; each a dict of parameter overrides.
     difficulty_keys : the parameter names reported in ``Trial.difficulty``.
     n_classes : number of labels; trial ``i`` asks for label ``i % n_classes`` (balanced by construction).
+    group_size : trials ``g*k .. g*k+g-1`` share one random stream, ``rng_for(seed, i // group_size)``, so that
+        they can show the same geometry under different labels (border-ownership pairs use 2).
     """
 
     id: ClassVar[str] = ""
@@ -215,6 +217,7 @@ class StimulusFamily:
     ladder: ClassVar[tuple[dict[str, Any], ...]] = ()
     difficulty_keys: ClassVar[tuple[str, ...]] = ()
     n_classes: ClassVar[int] = 2
+    group_size: ClassVar[int] = 1
 
     def __init__(self, params: Params | None = None, *, seed: int = 0) -> None:
         self.params = params if params is not None else self.ParamsType()
@@ -269,7 +272,7 @@ class StimulusFamily:
         if index < 0:
             raise ParamError(f"index={index}: expected >= 0")
         p = self.params_for(index)
-        t = self._make(rng_for(self.seed, index), self.label_for(index), p)
+        t = self._make(rng_for(self.seed, index // self.group_size), self.label_for(index), p)
         t = dataclasses.replace(t, family=self.id, seed=self.seed, index=index)
         self._check(t, p)
         return t
