@@ -262,9 +262,16 @@ class StimulusFamily:
     def label_for(self, index: int) -> int:
         return index % self.n_classes
 
-    def params_for(self, index: int) -> Params:
+    def level_for(self, index: int) -> int | None:
+        """The ladder rung item ``index`` is drawn at (None when no rung applies)."""
         if self.params.mix_levels and self._rungs:
-            return self._rungs[(index // self.n_classes) % len(self._rungs)]
+            return (index // self.n_classes) % len(self._rungs)
+        return self.params.level
+
+    def params_for(self, index: int) -> Params:
+        level = self.level_for(index)
+        if self.params.mix_levels and level is not None:
+            return self._rungs[level]
         return self.params
 
     def trial(self, index: int) -> Trial:
