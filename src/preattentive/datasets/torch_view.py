@@ -1,0 +1,107 @@
+"""A torch ``Dataset`` view of trials, generated on the fly from a family or read from a Parquet set.
+
+Items are dicts of tensors, so torch's default ``collate_fn`` batches them::
+
+    image     float32 (3, H, W) in [0, 1]
+    label     int64   ()
+    query_id  int64   ()  index into the family's ``queries`` (-1 when the question does not vary)
+    index     int64   ()  the trial's index in its set (item i of a family depends only on (seed, i))
+    level     int64   ()  difficulty-ladder rung (-1 when none applies)
+
+torch is imported here, so import this module only where torch is wanted (the stimuli room never does).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from preattentive.stimuli.base import StimulusFamily, Trial
+
+
+def image_tensor(image: np.ndarray) -> torch.Tensor:
+    """``(H, W, 3)`` uint8 → ``(3, H, W)`` float32 in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float().div_(255.0)
+
+
+def images_tensor(images: np.ndarray | list[np.ndarray]) -> torch.Tensor:
+    """``(B, H, W, 3)`` uint8 (array or list) → ``(B, 3, H, W)`` float32 in [0, 1]."""
+    arr = np.stack(images) if isinstance(images, list) else np.asarray(images)
+    return torch.from_numpy(np.ascontiguousarray(arr.transpose(0, 3, 1, 2))).float().div_(255.0)
+
+
+def trial_item(t: Trial, level: int | None) -> dict[str, torch.Tensor]:
+    """The dataset item for one trial."""
+    q = t.meta.get("query_id")
+    return {"image": image_tensor(t.image), "label": torch.tensor(int(t.label)),
+            "query_id": torch.tensor(-1 if q is None else int(q)), "index": torch.tensor(int(t.index)),
+            "level": torch.tensor(-1 if level is None else int(level))}
+
+
+class TrialDataset(Dataset):
+    """Trials as a map-style torch dataset.
+
+    Parameters
+    ----------
+    source : a :class:`~preattentive.stimuli.base.StimulusFamily` (item ``i`` is ``source.trial(start + i)``,
+        drawn when asked, so any worker or shard sees the same item) or a Parquet set directory.
+    n : number of items (required for a family; defaults to the whole set for a directory).
+    start : first trial index (for a family) or row (for a directory).
+
+    Example
+    -------
+    >>> from preattentive import stimuli
+    >>> ds = TrialDataset(stimuli.make("maze", seed=3), n=256)
+    >>> ds[0]["image"].shape  # doctest: +SKIP
+    torch.Size([3, 64, 64])
+    """
+
+    def __init__(self, source: StimulusFamily | str | os.PathLike, n: int | None = None, start: int = 0) -> None:
+        self.start = int(start)
+        if isinstance(source, StimulusFamily):
+            if n is None or n < 1:
+                raise ValueError(f"n={n!r}: a family source needs the number of items, an integer >= 1")
+            self.family, self.table, self.n = source, None, int(n)
+        else:
+            from preattentive.datasets.parquet import read_set
+
+            table = read_set(source, columns=["image", "label", "meta", "index", "level"])
+            total = table.num_rows - self.start
+            if total < 1:
+                raise ValueError(f"start={start} leaves no rows in {str(source)!r} ({table.num_rows} rows)")
+            self.n = total if n is None else min(int(n), total)
+            self.family, self.table = None, table.slice(self.start, self.n)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        if not -self.n <= i < self.n:
+            raise IndexError(f"index {i} out of range for {self.n} items")
+        i %= self.n
+        if self.family is not None:
+            idx = self.start + i
+            return trial_item(self.family.trial(idx), self.family.level_for(idx))
+        return self._row(i)
+
+    def _row(self, i: int) -> dict[str, torch.Tensor]:
+        import json
+
+        from preattentive.datasets.parquet import decode_png
+
+        row: dict[str, Any] = {c: self.table.column(c)[i].as_py() for c in self.table.column_names}
+        q = json.loads(row["meta"]).get("query_id")
+        return {"image": image_tensor(decode_png(row["image"]["bytes"])), "label": torch.tensor(int(row["label"])),
+                "query_id": torch.tensor(-1 if q is None else int(q)), "index": torch.tensor(int(row["index"])),
+                "level": torch.tensor(int(row["level"]))}
+
+
+def is_set_dir(path: str | os.PathLike) -> bool:
+    """True when ``path`` is a directory holding Parquet set files."""
+    p = Path(path)
+    return p.is_dir() and any(p.glob("data-*.parquet"))
