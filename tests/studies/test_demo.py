@@ -1,0 +1,36 @@
+"""The demo study end to end (quick preset) and its config handling."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from preattentive.cli import app
+from preattentive.studies.demo import QUICK, DemoConfig
+
+
+def test_quick_preset_applies_overrides():
+    full, quick = DemoConfig.preset(), DemoConfig.preset(quick=True)
+    for key, value in QUICK.items():
+        assert getattr(quick, key) == value
+    assert full != quick
+
+
+def test_unknown_config_key_is_a_one_line_error(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("seed: 1\nnot_a_key: 3\n")
+    r = CliRunner().invoke(app, ["demo", "--quick", "--config", str(bad), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2
+    assert "not_a_key" in r.output and "Traceback" not in r.output
+
+
+def test_demo_quick_end_to_end(tmp_path):
+    out = tmp_path / "demo"
+    r = CliRunner().invoke(app, ["demo", "--quick", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    notes = json.loads((out / "notes.json").read_text())
+    assert isinstance(notes["notes"], list)
+    # whatever was left out is said, both in notes.json and on the terminal
+    for note in notes["notes"]:
+        assert f"note: {note}" in r.output
+    assert json.loads((out / "config.json").read_text())["preview_n"] == QUICK["preview_n"]
