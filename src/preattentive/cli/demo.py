@@ -25,7 +25,7 @@ def demo(
         raise fail(str(e))
     result = run_demo(cfg, out, log=typer.echo)
     for note in result.notes:
-        typer.echo(f"note: {note}")
+        typer.echo(f"note [{note['section']}]: {note['text']}")
     if result.report is not None:
         typer.echo(f"report: {result.report}")
     else:

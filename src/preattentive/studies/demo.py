@@ -35,7 +35,7 @@ class DemoConfig:
 
     seed: int = 0  # seed of every stimulus set and model initialisation
     image_size: int = 32  # px, side of every stimulus image in the demo
-    preview_n: int = 16  # trials per family in the preview grids
+    preview_cols: int = 6  # trials per difficulty rung in each family's preview grid
 
     @classmethod
     def preset(cls, *, quick: bool = False, path: str | os.PathLike | None = None) -> "DemoConfig":
@@ -70,7 +70,7 @@ class DemoConfig:
 
 
 # What ``--quick`` changes (mirrored in the YAML's ``quick:`` section, which wins over these).
-QUICK: dict[str, Any] = {"preview_n": 8}
+QUICK: dict[str, Any] = {"preview_cols": 4}
 
 
 @dataclass
@@ -79,7 +79,7 @@ class DemoResult:
 
     out: Path
     report: Path | None
-    notes: list[str] = field(default_factory=list)
+    notes: list[dict[str, str]] = field(default_factory=list)  # {"section": ..., "text": ...}
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
 
@@ -89,25 +89,29 @@ def _write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def stage_suite(cfg: DemoConfig, out: Path, notes: list[str], log: Callable[[str], None]) -> None:
-    """Preview grids for every registered stimulus family."""
+class Notes(list):
+    """Visible "left out / failed" notes, each ``{"section": ..., "text": ...}`` (the report's notes.json)."""
+
+    def add(self, section: str, text: str) -> None:
+        self.append({"section": section, "text": text})
+
+
+def stage_suite(cfg: DemoConfig, out: Path, notes: Notes, log: Callable[[str], None]) -> None:
+    """Preview grids (one row per difficulty rung) for every registered stimulus family: ``stimuli/<id>.png``."""
     from preattentive import stimuli
+    from preattentive.datasets import preview_grid, save_png
 
     families = stimuli.list()
     if not families:
-        notes.append("stimulus families: none registered yet; the suite and everything built on it is left out")
+        notes.add("stimuli", "no stimulus family is registered yet; the suite and everything built on it is left out")
         return
-    from preattentive.studies._preview import write_preview
-
-    folder = out / "suite"
-    folder.mkdir(parents=True, exist_ok=True)
     for fid in families:
         try:
-            gen = stimuli.make(fid, seed=cfg.seed, size=cfg.image_size, mix_levels=True)
-            path = write_preview(gen, cfg.preview_n, folder / f"{fid}.png")
+            gen = stimuli.make(fid, seed=cfg.seed, size=cfg.image_size)
+            path = save_png(preview_grid(gen, n_cols=cfg.preview_cols), out / "stimuli" / f"{fid}.png")
             log(f"  preview {fid}: {path}")
         except NotImplementedError:
-            notes.append(f"stimulus family {fid}: not built yet; left out")
+            notes.add("stimuli", f"stimulus family {fid}: not built yet; left out")
 
 
 def run_demo(config: DemoConfig, out: str | os.PathLike, *, log: Callable[[str], None] = print) -> DemoResult:
@@ -126,16 +130,18 @@ def run_demo(config: DemoConfig, out: str | os.PathLike, *, log: Callable[[str],
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _write_text(out / "config.json", json.dumps(config.to_dict(), indent=2))
-    result = DemoResult(out=out, report=None)
+    notes = Notes()
+    result = DemoResult(out=out, report=None, notes=notes)
     stages = [("suite", stage_suite)]
     for name, fn in stages:
         t0 = time.perf_counter()
         log(f"[demo] {name}")
         try:
-            fn(config, out, result.notes, log)
+            fn(config, out, notes, log)
         except (ImportError, AttributeError) as e:
-            result.notes.append(f"{name}: not built yet ({e}); left out")
+            notes.add("general", f"{name}: not built yet ({e}); left out")
         result.timings[name] = round(time.perf_counter() - t0, 2)
-    result.notes.append("report: the HTML report room is not built yet; see the preview grids under suite/")
-    _write_text(out / "notes.json", json.dumps({"notes": result.notes, "timings": result.timings}, indent=2))
+    notes.add("general", "report: the HTML report room is not built yet; see the preview grids under stimuli/")
+    _write_text(out / "notes.json", json.dumps(list(notes), indent=2))
+    _write_text(out / "timings.json", json.dumps(result.timings, indent=2))
     return result
