@@ -1,0 +1,5 @@
+"""``python -m preattentive`` runs the CLI."""
+
+from preattentive.cli import main
+
+main()
