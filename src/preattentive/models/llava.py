@@ -1,0 +1,321 @@
+"""LLaVA over Hugging Face ``LlavaForConditionalGeneration`` / ``LlavaNextForConditionalGeneration``.
+
+Liu et al. 2023 (NeurIPS, LLaVA v1): CLIP's penultimate-layer patch tokens (``vision_feature_layer=-2``, CLS
+dropped: the ``default`` select strategy) → a projection W into the LM's token space → a causal language model
+that answers one token at a time. v1 used a single linear W (``projector="linear"``, provided here because HF's
+built-in projector is v1.5's two-layer MLP); v1.5 (Liu et al. 2024, CVPR) uses ``mlp2x_gelu``. LLaVA-NeXT
+(``llava-next-*`` presets) splits larger images into a grid of tower-sized tiles (AnyRes grid pinpoints).
+
+:class:`Llava` holds the model with its processor and answers questions with :meth:`Llava.generate` (greedy,
+KV cache, left padding so that a batch gives the answers of batch size 1).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from preattentive.models.vlm_common import as_image_list, fast_pixels, locate, resolve_device, resolve_dtype, seeded
+from preattentive.registry import Registry
+
+# llava-1.5's conversation format ("USER: <image>\n... ASSISTANT:"), as a Jinja chat template so that
+# `processor.apply_chat_template` gives the same prompt string as `Llava.prompt`.
+CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if message['role'] == 'user' %}USER: {% else %}ASSISTANT: {% endif %}"
+    "{% for item in message['content'] %}{% if item['type'] == 'image' %}<image>\n"
+    "{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %}"
+    "{% if message['role'] == 'user' %} {% else %}{{ eos_token }}{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}ASSISTANT:{% endif %}")
+PROJECTORS = ("linear", "mlp2x_gelu")
+
+
+@dataclass(frozen=True)
+class LlavaPreset:
+    """A language model built from scratch (``LlamaConfig``) and how it meets the vision tower."""
+
+    hidden: int = 128  # LM width
+    layers: int = 4  # decoder blocks
+    heads: int = 4  # attention heads
+    kv_heads: int = 4  # key/value heads (grouped-query attention when < heads)
+    intermediate: int = 512  # SwiGLU hidden size
+    max_positions: int = 256  # tokens: image tokens (64 for a 64 px / patch 8 tower) + prompt + answer
+    projector: str = "mlp2x_gelu"  # "linear" (LLaVA v1) or "mlp2x_gelu" (v1.5)
+    grid_pinpoints: tuple[tuple[int, int], ...] | None = None  # AnyRes (h, w) px grids; set → LLaVA-NeXT
+
+    def __post_init__(self) -> None:
+        if self.projector not in PROJECTORS:
+            raise ValueError(f"projector={self.projector!r}: expected one of {', '.join(PROJECTORS)}")
+
+    def text_config(self, vocab_size: int, bos: int, eos: int, pad: int) -> Any:
+        from transformers import LlamaConfig
+
+        return LlamaConfig(vocab_size=vocab_size, hidden_size=self.hidden, intermediate_size=self.intermediate,
+                           num_hidden_layers=self.layers, num_attention_heads=self.heads,
+                           num_key_value_heads=self.kv_heads, max_position_embeddings=self.max_positions,
+                           bos_token_id=bos, eos_token_id=eos, pad_token_id=pad, tie_word_embeddings=False)
+
+
+PRESETS: Registry[LlavaPreset] = Registry("LLaVA preset", factory=lambda p, **kw: dataclasses.replace(p, **kw))
+PRESETS.register("llava-tiny-v1", LlavaPreset())  # ≈1.1 M trainable parameters (projector + LM)
+PRESETS.register("llava-micro-v1", LlavaPreset(hidden=32, layers=2, heads=2, kv_heads=2, intermediate=64))  # tests
+# AnyRes: up to 2 x 2 tiles of 64 px plus the base image → up to 5 x 64 image tokens (+ newline tokens)
+PRESETS.register("llava-next-tiny-v1", LlavaPreset(max_positions=640,
+                                                   grid_pinpoints=((64, 64), (64, 128), (128, 64), (128, 128))))
+
+
+def list_presets() -> list[str]:
+    """Registered LLaVA presets, e.g. ``["llava-micro-v1", "llava-next-tiny-v1", "llava-tiny-v1"]``."""
+    return PRESETS.list()
+
+
+# --------------------------------------------------------------------------------------------- v1 projector
+def _linear_projector_class() -> type:
+    import torch
+
+    class LinearProjector(torch.nn.Module):
+        """LLaVA v1's projection: one matrix W from vision width to LM width (Liu et al. 2023, eq. 1)."""
+
+        def __init__(self, config: Any) -> None:
+            super().__init__()
+            n = 1 if isinstance(config.vision_feature_layer, int) else len(config.vision_feature_layer)
+            self.linear_1 = torch.nn.Linear(config.vision_config.hidden_size * n, config.text_config.hidden_size,
+                                            bias=config.multimodal_projector_bias)
+
+        def forward(self, image_features: torch.Tensor) -> torch.Tensor:
+            return self.linear_1(image_features)  # (B, N, D_lm)
+
+    return LinearProjector
+
+
+def model_class(config: Any) -> type:
+    """The model class for ``config``: HF's own for the v1.5 MLP projector, a subclass swapping in W for v1."""
+    from transformers import LlavaForConditionalGeneration, LlavaNextForConditionalGeneration
+
+    base = LlavaNextForConditionalGeneration if config.model_type == "llava_next" else LlavaForConditionalGeneration
+    if getattr(config, "projector_type", "mlp2x_gelu") != "linear":
+        return base
+    projector = _linear_projector_class()
+
+    class LinearLlava(base):  # type: ignore[misc, valid-type]
+        def __init__(self, config: Any) -> None:
+            super().__init__(config)
+            self.model.multi_modal_projector = projector(config)
+
+    LinearLlava.__name__ = LinearLlava.__qualname__ = f"Linear{base.__name__}"
+    return LinearLlava
+
+
+# --------------------------------------------------------------------------------------------- wrapper
+@dataclass
+class LlavaBatch:
+    """Model inputs for a batch; ``labels`` is -100 except on answer tokens (and their EOS)."""
+
+    inputs: dict[str, "torch.Tensor"]  # input_ids, attention_mask, pixel_values (+ image_sizes for NeXT)  # noqa: F821
+    labels: "torch.Tensor | None" = None  # (B, T) int64  # noqa: F821
+
+
+class Llava:
+    """A LLaVA model with its processor; images are uint8 ``(H, W, 3)`` arrays."""
+
+    def __init__(self, model: Any, processor: Any) -> None:
+        self.model = model.eval()
+        self.processor = processor
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.processor.tokenizer
+
+    @property
+    def device(self) -> "torch.device":  # noqa: F821
+        return next(self.model.parameters()).device
+
+    @property
+    def is_next(self) -> bool:
+        return self.model.config.model_type == "llava_next"
+
+    def prompt(self, question: str) -> str:
+        """The chat-formatted prompt for one question about one image, ending where the answer starts."""
+        conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
+        if getattr(self.processor, "chat_template", None):
+            return self.processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
+        return f"USER: <image>\n{question} ASSISTANT:"
+
+    def _pixels_and_texts(self, ims: list[np.ndarray], texts: list[str], padding_side: str) -> dict[str, Any]:
+        """Processor outputs; the fast path skips PIL when the images already have the tower's size."""
+        cfg = self.model.config
+        pix = None if self.is_next else fast_pixels(self.processor.image_processor, ims, cfg.vision_config.image_size)
+        if pix is None:
+            enc = self.processor(images=ims, text=texts, padding=True, padding_side=padding_side, return_tensors="pt")
+            return dict(enc)
+        token = self.processor.image_token
+        texts = [t.replace(token, token * cfg.image_seq_length) for t in texts]  # what LlavaProcessor does
+        enc = self.tokenizer(texts, padding=True, padding_side=padding_side, return_tensors="pt")
+        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "pixel_values": pix}
+
+    def batch(self, images: Any, questions: Sequence[str], answers: Sequence[str] | None = None) -> LlavaBatch:
+        """Inputs for generation (left-padded), or for training when ``answers`` is given (labels on answers only)."""
+        import torch
+
+        ims, qs = as_image_list(images), list(questions)
+        if len(ims) != len(qs):
+            raise ValueError(f"{len(ims)} images but {len(qs)} questions: expected one question per image")
+        prompts = [self.prompt(q) for q in qs]
+        if answers is None:
+            enc = self._pixels_and_texts(ims, prompts, "left")
+            return LlavaBatch({k: v.to(self.device) for k, v in enc.items()})
+        if len(answers) != len(qs):
+            raise ValueError(f"{len(qs)} questions but {len(answers)} answers")
+        enc = self._pixels_and_texts(ims, prompts, "right")
+        tok = self.tokenizer
+        ans = tok([" " + a for a in answers], add_special_tokens=False)["input_ids"]
+        rows, lab = [], []
+        for ids, mask, a in zip(enc["input_ids"], enc["attention_mask"], ans):
+            p = ids[mask.bool()].tolist()  # the prompt without padding
+            rows.append(p + a + [tok.eos_token_id])
+            lab.append([-100] * len(p) + a + [tok.eos_token_id])  # loss on the answer and its EOS only
+        t = max(map(len, rows))
+        ids = torch.full((len(rows), t), tok.pad_token_id, dtype=torch.long)
+        labels = torch.full((len(rows), t), -100, dtype=torch.long)
+        mask = torch.zeros((len(rows), t), dtype=torch.long)
+        for i, (r, lb) in enumerate(zip(rows, lab)):
+            ids[i, :len(r)], labels[i, :len(lb)], mask[i, :len(r)] = torch.tensor(r), torch.tensor(lb), 1
+        inputs = {**{k: v for k, v in enc.items() if k not in ("input_ids", "attention_mask")},
+                  "input_ids": ids, "attention_mask": mask}
+        return LlavaBatch({k: v.to(self.device) for k, v in inputs.items()}, labels.to(self.device))
+
+    def generate(self, images: Any, questions: Sequence[str] | str, max_new_tokens: int = 16,
+                 batch_size: int = 32) -> list[str]:
+        """Greedy answers, one per (image, question) pair, batched with left padding.
+
+        Example
+        -------
+        >>> llava.generate([trial.image], [trial.question], max_new_tokens=8)  # doctest: +SKIP
+        ['left']
+        """
+        import torch
+
+        ims = as_image_list(images)
+        qs = [questions] * len(ims) if isinstance(questions, str) else list(questions)
+        tok, out = self.tokenizer, []
+        for s in range(0, len(ims), batch_size):
+            b = self.batch(ims[s:s + batch_size], qs[s:s + batch_size])
+            with torch.no_grad():
+                seq = self.model.generate(**b.inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                                          pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+            new = seq[:, b.inputs["input_ids"].shape[1]:]  # (B, <= max_new_tokens)
+            out += [t.strip() for t in tok.batch_decode(new, skip_special_tokens=True)]
+        return out
+
+    def loss(self, batch: LlavaBatch) -> "torch.Tensor":  # noqa: F821
+        """Mean cross-entropy on the answer tokens of a training batch."""
+        return self.model(**batch.inputs, labels=batch.labels).loss
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """``save_pretrained`` of model and processor (tokenizer and chat template included)."""
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(d)
+        self.processor.save_pretrained(d)
+        return d
+
+
+# --------------------------------------------------------------------------------------------- building
+def make_processor(tokenizer: Any, vision_config: Any, grid_pinpoints: Any = None) -> Any:
+    """A Llava(Next)Processor whose image-token count matches the tower (patch size, CLS dropped)."""
+    from transformers import CLIPImageProcessorPil, LlavaNextImageProcessorPil, LlavaNextProcessor, LlavaProcessor
+
+    s, kw = int(vision_config.image_size), dict(patch_size=int(vision_config.patch_size),
+                                                 vision_feature_select_strategy="default",
+                                                 num_additional_image_tokens=1, chat_template=CHAT_TEMPLATE)
+    sizes = {"size": {"shortest_edge": s}, "crop_size": {"height": s, "width": s}}
+    if grid_pinpoints:
+        ip = LlavaNextImageProcessorPil(**sizes, image_grid_pinpoints=[list(g) for g in grid_pinpoints])
+        return LlavaNextProcessor(image_processor=ip, tokenizer=tokenizer, **kw)
+    return LlavaProcessor(image_processor=CLIPImageProcessorPil(**sizes), tokenizer=tokenizer, **kw)
+
+
+def build_llava(preset: str = "llava-tiny", *, vision: Any, texts: Iterable[str], lm: str | None = None,
+                seed: int = 0, **overrides: Any) -> Llava:
+    """A LLaVA whose vision tower is copied from a CLIP and whose LM is new (or loaded from ``lm``).
+
+    Parameters
+    ----------
+    preset : a registered preset id (:func:`list_presets`); overrides such as ``projector="linear"`` apply.
+    vision : a :class:`~preattentive.models.clip.Clip`, or anything :func:`~preattentive.models.clip.load_clip`
+        accepts (a run directory, a saved directory, a hub id).
+    texts : sentences whose words form the new LM's vocabulary (questions, answers, captions).
+    lm : an HF causal-LM directory or id to use instead of a new ``LlamaConfig`` decoder (its tokenizer gains
+        ``<image>``; ``texts`` is then unused).
+    seed : initialisation seed for the new parts (global RNG untouched).
+
+    Example
+    -------
+    >>> llava = build_llava("llava-tiny", vision=clip, texts=["what colour is the circle ?", "red"])  # doctest: +SKIP
+    """
+    from transformers import LlavaConfig, LlavaNextConfig
+
+    from preattentive.models.clip import Clip, load_clip
+    from preattentive.models.tokenizer import IMAGE, build_tokenizer
+
+    p: LlavaPreset = PRESETS.make(preset, **overrides)
+    clip = vision if isinstance(vision, Clip) else load_clip(vision)
+    vcfg = clip.model.config.vision_config
+    lm_model = None
+    if lm is None:
+        words = ["USER: ASSISTANT:", *texts]
+        tok = build_tokenizer(words, append_eos=False, model_max_length=p.max_positions)
+        tcfg = p.text_config(len(tok), tok.bos_token_id, tok.eos_token_id, tok.pad_token_id)
+    else:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        where = locate(lm, "language model")
+        tok = AutoTokenizer.from_pretrained(where)
+        tok.add_special_tokens({"additional_special_tokens": [IMAGE]})
+        if tok.pad_token is None:
+            tok.pad_token = tok.eos_token
+        lm_model = AutoModelForCausalLM.from_pretrained(where)
+        lm_model.resize_token_embeddings(len(tok))
+        tcfg = lm_model.config
+    n_tokens = (vcfg.image_size // vcfg.patch_size) ** 2  # patch tokens; the CLS token is dropped ("default")
+    common = dict(vision_config=vcfg.to_dict(), text_config=tcfg.to_dict(), image_token_index=tok.convert_tokens_to_ids(IMAGE),
+                  image_seq_length=n_tokens, vision_feature_layer=-2, vision_feature_select_strategy="default",
+                  projector_type=p.projector)
+    if p.grid_pinpoints:
+        config = LlavaNextConfig(**common, image_grid_pinpoints=[list(g) for g in p.grid_pinpoints])
+    else:
+        config = LlavaConfig(**common)
+    with seeded(seed):
+        model = model_class(config)(config)
+    model.model.vision_tower.load_state_dict(clip.model.vision_model.state_dict())
+    if lm_model is not None:
+        model.model.language_model.load_state_dict(lm_model.model.state_dict())
+        model.lm_head.load_state_dict(lm_model.lm_head.state_dict())
+    processor = make_processor(tok, vcfg, p.grid_pinpoints)
+    return Llava(model.to(clip.device), processor)
+
+
+def load_llava(id_or_dir: str | os.PathLike, dtype: Any = None, device: Any = None) -> Llava:
+    """Load a LLaVA / LLaVA-NeXT from a saved or run directory or a hub id (e.g. ``llava-hf/llava-1.5-7b-hf``).
+
+    ``dtype`` ``None``/``"auto"`` gives bfloat16 on a GPU that supports it, float32 otherwise. Offline, missing
+    weights raise :class:`~preattentive.models.vlm_common.ModelNotFoundError` naming where they were looked for.
+
+    Example
+    -------
+    >>> llava = load_llava("runs/llava-tiny")  # doctest: +SKIP
+    >>> llava.generate([image], ["what colour is the circle?"])  # doctest: +SKIP
+    """
+    from transformers import AutoConfig, AutoProcessor
+
+    where = locate(id_or_dir, "LLaVA")
+    dev = resolve_device(device)
+    config = AutoConfig.from_pretrained(where)
+    if config.model_type not in ("llava", "llava_next"):
+        raise ValueError(f"{id_or_dir}: model_type {config.model_type!r}, expected 'llava' or 'llava_next'")
+    model = model_class(config).from_pretrained(where, dtype=resolve_dtype(dtype, dev)).to(dev)
+    return Llava(model, AutoProcessor.from_pretrained(where))
