@@ -1,1 +1,19 @@
-"""Room: physiology."""
+"""Room 5 — in-silico electrophysiology: record units by layer and time step; figure–ground and BO analyses.
+
+Example
+-------
+>>> from preattentive import physiology
+>>> rec = physiology.record_net(net, images, steps=6)  # doctest: +SKIP
+>>> physiology.figure_ground_modulation(rec, trials=trials)  # doctest: +SKIP
+"""
+
+from preattentive.physiology.border_ownership import (SUMMARY_COLUMNS, UNIT_COLUMNS, border_ownership_summary,
+                                                      border_ownership_units, pairs_from_trials)
+from preattentive.physiology.figure_ground import FG_COLUMNS, figure_ground_modulation, masks_from_trials
+from preattentive.physiology.recording import Recording, as_map, record_modules, record_net, tokens_to_map
+from preattentive.physiology.units import figure_ground_regions, in_window, rf_centres, rf_pixels, unit_labels
+
+__all__ = ["FG_COLUMNS", "SUMMARY_COLUMNS", "UNIT_COLUMNS", "Recording", "as_map", "border_ownership_summary",
+           "border_ownership_units", "figure_ground_modulation", "figure_ground_regions", "in_window",
+           "masks_from_trials", "pairs_from_trials", "record_modules", "record_net", "rf_centres", "rf_pixels",
+           "tokens_to_map", "unit_labels"]

@@ -1,0 +1,215 @@
+"""Recording model units by layer and time step: per-step net states, or forward hooks on any torch module.
+
+A *unit* is (layer, channel, map position); every recorded layer is a spatial map ``(N, C, h, w)`` over the
+``N`` stimuli, and ViT-style token sequences ``(N, tokens, D)`` are reshaped to their patch grid (a leading CLS or
+register token is dropped). Time steps are numbered from 1 (step 1 = the first feedforward sweep); a feedforward
+model has one step. A module called several times in one forward pass (a weight-shared recurrent cell) yields
+one step per call, in call order.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+
+@dataclass
+class Recording:
+    """Unit responses of one model to ``N`` stimuli.
+
+    ``maps[(layer, step)]`` is a float32 array ``(N, C, h, w)``; ``image_size`` is the stimulus side ``(H, W)``
+    in px, which fixes where each map position's receptive-field centre lies (see
+    :func:`preattentive.physiology.units.rf_centres`).
+
+    Example
+    -------
+    >>> rec = Recording({("conv1", 1): np.zeros((4, 8, 16, 16), np.float32)}, image_size=(32, 32))
+    >>> rec.layers, rec.steps("conv1")
+    (['conv1'], [1])
+    """
+
+    maps: dict[tuple[str, int], np.ndarray]
+    image_size: tuple[int, int]  # (H, W) px of the stimuli
+    model: str = ""  # a name for tables and plots
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def layers(self) -> list[str]:
+        """Layer names in recording order."""
+        return list(dict.fromkeys(layer for layer, _ in self.maps))
+
+    def steps(self, layer: str) -> list[int]:
+        """The recorded time steps of ``layer`` (1-based), ascending."""
+        return sorted(step for name, step in self.maps if name == layer)
+
+    @property
+    def n_stimuli(self) -> int:
+        return next(iter(self.maps.values())).shape[0] if self.maps else 0
+
+    def __getitem__(self, key: tuple[str, int]) -> np.ndarray:
+        return self.maps[key]
+
+
+# --------------------------------------------------------------------------------------------- conversions
+def tokens_to_map(tokens: Any, grid: tuple[int, int] | None = None) -> Any:
+    """Token sequence ``(B, N, D)`` → spatial map ``(B, D, gh, gw)``, dropping leading non-patch tokens.
+
+    ``grid`` defaults to the largest square ``g * g <= N`` (so one CLS token, or a few register tokens, in front
+    of ``g * g`` patch tokens are dropped). Works on torch tensors and numpy arrays.
+
+    Example
+    -------
+    >>> tokens_to_map(np.zeros((2, 1 + 16, 8))).shape
+    (2, 8, 4, 4)
+    """
+    b, n, d = tokens.shape
+    if grid is None:
+        g = math.isqrt(n)
+        grid = (g, g)
+    gh, gw = grid
+    extra = n - gh * gw
+    if extra < 0:
+        raise ValueError(f"{n} tokens cannot fill a {gh}x{gw} patch grid")
+    patches = tokens[:, extra:, :]  # (B, gh*gw, D), patch tokens in row-major order
+    return patches.reshape(b, gh, gw, d).permute(0, 3, 1, 2) if hasattr(patches, "permute") \
+        else patches.reshape(b, gh, gw, d).transpose(0, 3, 1, 2)
+
+
+def as_map(value: Any, grid: tuple[int, int] | None = None) -> Any:
+    """A hooked module's output as a ``(B, C, h, w)`` map: conv maps pass, tokens are reshaped.
+
+    Tuples/lists (HF layers) and objects with ``last_hidden_state`` give their first tensor.
+    """
+    if hasattr(value, "last_hidden_state"):
+        value = value.last_hidden_state
+    if isinstance(value, (tuple, list)):
+        value = value[0]
+    if value.ndim == 4:
+        return value
+    if value.ndim == 3:
+        return tokens_to_map(value, grid)
+    raise ValueError(f"cannot record an output of shape {tuple(value.shape)}: expected (B,C,h,w) or (B,N,D)")
+
+
+def _images_tensor(images: Any):
+    import torch
+
+    if isinstance(images, torch.Tensor):
+        return images.float()
+    from preattentive.datasets import images_tensor
+
+    return images_tensor(list(images) if not isinstance(images, np.ndarray) else images)
+
+
+def _image_hw(x) -> tuple[int, int]:
+    return int(x.shape[-2]), int(x.shape[-1])
+
+
+def _stack(chunks: dict[tuple[str, int], list[np.ndarray]]) -> dict[tuple[str, int], np.ndarray]:
+    return {k: np.concatenate(v, axis=0) for k, v in chunks.items()}
+
+
+# --------------------------------------------------------------------------------------------- recorders
+def record_net(net: Any, images: Any, *, steps: int | None = None, query: Sequence[int] | None = None,
+               layers: Iterable[str] | None = None, batch_size: int = 32, model: str = "") -> Recording:
+    """Record a vision net's per-step ``NetOutput.states`` for ``images``.
+
+    Parameters
+    ----------
+    net : a module with ``forward(images, *, steps=, query=) -> NetOutput`` (``states``: a tuple over time
+        steps of ``{layer: (B, C, h, w)}``).
+    images : ``(N, H, W, 3)`` uint8 array (or list of them), or a float tensor ``(N, 3, H, W)`` in [0, 1].
+    steps : time steps to unroll (None: the net's default).
+    query : per-image question ids for question-conditioned nets (None: no query).
+    layers : layer names to keep (None: all).
+    batch_size : images per forward pass.
+    model : a name for the tables.
+
+    Example
+    -------
+    >>> rec = record_net(net, trials.images, steps=4)  # doctest: +SKIP
+    >>> rec.maps[("layer1", 4)].shape  # doctest: +SKIP
+    (64, 16, 32, 32)
+    """
+    import torch
+
+    x_all = _images_tensor(images)
+    keep = None if layers is None else set(layers)
+    q_all = None if query is None else torch.as_tensor(np.asarray(query), dtype=torch.long)
+    chunks: dict[tuple[str, int], list[np.ndarray]] = {}
+    was_training = getattr(net, "training", False)
+    net.eval()
+    try:
+        with torch.no_grad():
+            for s in range(0, len(x_all), batch_size):
+                q = None if q_all is None else q_all[s:s + batch_size]
+                out = net(x_all[s:s + batch_size], steps=steps, query=q)
+                for t, state in enumerate(out.states, start=1):
+                    for name, fmap in state.items():
+                        if keep is None or name in keep:
+                            chunks.setdefault((name, t), []).append(as_map(fmap).float().cpu().numpy())
+    finally:
+        net.train(was_training)
+    if keep is not None and not chunks:
+        raise ValueError(f"none of the layers {sorted(keep)} is in the net's states")
+    return Recording(_stack(chunks), _image_hw(x_all), model=model)
+
+
+def record_modules(model: Any, images: Any, modules: Mapping[str, Any], *,
+                   forward: Callable[[Any], Any] | None = None, grid: tuple[int, int] | None = None,
+                   image_size: tuple[int, int] | None = None, batch_size: int = 32, name: str = "") -> Recording:
+    """Record the outputs of named submodules with forward hooks (any torch model, HF models included).
+
+    Each call of a hooked module during one forward pass is one time step (a weight-shared recurrent cell called
+    T times gives steps 1..T). Outputs may be maps ``(B, C, h, w)`` or tokens ``(B, N, D)`` (reshaped to their
+    patch grid, see :func:`tokens_to_map`).
+
+    Parameters
+    ----------
+    model : the torch module.
+    images : what ``forward`` takes, batched along the first axis (default: ``(N, H, W, 3)`` uint8 converted to
+        ``(N, 3, H, W)`` floats in [0, 1] and passed as ``model(x)``).
+    modules : ``{layer name: submodule}`` to hook.
+    forward : ``forward(batch)`` runs the model on one batch of ``images`` (e.g. preprocessing for HF models).
+    grid : the patch grid for token outputs (default: the largest square).
+    image_size : ``(H, W)`` px of the stimuli (default: from ``images``).
+    batch_size : items per forward pass.
+    name : a name for the tables.
+
+    Example
+    -------
+    >>> rec = record_modules(cnn, images, {"conv1": cnn.conv1, "conv2": cnn.conv2})  # doctest: +SKIP
+    """
+    import torch
+
+    if forward is None:
+        images = _images_tensor(images)
+        forward = model
+    if image_size is None:
+        image_size = (images.shape[1], images.shape[2]) if isinstance(images, np.ndarray) and images.ndim == 4 \
+            and images.shape[-1] == 3 else _image_hw(images)
+    chunks: dict[tuple[str, int], list[np.ndarray]] = {}
+    calls: dict[str, int] = {}
+
+    def hook_for(layer: str):
+        def hook(_module, _inputs, output):
+            calls[layer] = calls.get(layer, 0) + 1
+            fmap = as_map(output, grid)
+            chunks.setdefault((layer, calls[layer]), []).append(fmap.detach().float().cpu().numpy())
+        return hook
+
+    handles = [m.register_forward_hook(hook_for(layer)) for layer, m in modules.items()]
+    try:
+        with torch.no_grad():
+            for s in range(0, len(images), batch_size):
+                calls.clear()
+                forward(images[s:s + batch_size])
+    finally:
+        for h in handles:
+            h.remove()
+    if not chunks:
+        raise ValueError(f"no hooked module ran during the forward pass: {sorted(modules)}")
+    return Recording(_stack(chunks), tuple(int(v) for v in image_size), model=name)

@@ -1,0 +1,176 @@
+"""Physiology on hand-built toy models whose right answers are known."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from preattentive.physiology import (Recording, border_ownership_summary, border_ownership_units,
+                                     figure_ground_modulation, figure_ground_regions, in_window, record_modules,
+                                     record_net, rf_pixels, tokens_to_map)
+from preattentive.physiology.units import CENTRE, EDGE, GROUND, UNLABELLED
+
+SIZE = 32
+
+
+class ToyFigureNet(torch.nn.Module):
+    """Image channel 0 carries the figure mask (1 on figure pixels); channel 1 carries noise.
+
+    ``late`` units fire for figure pixels only from step 2 on (feedback-like), ``early`` units from step 1
+    (feedforward-like), ``blind`` units see only the noise. Maps are 2x2-pooled (16 x 16 positions).
+    """
+
+    def forward(self, images, *, steps=None, query=None):
+        steps = steps or 3
+        fig = F.avg_pool2d(images[:, :1], 2)  # (B, 1, 16, 16)
+        noise = F.avg_pool2d(images[:, 1:2], 2)
+        states = tuple({"late": 1.0 + fig * float(t >= 2), "early": 1.0 + fig, "blind": 1.0 + 0.1 * noise}
+                       for t in range(1, steps + 1))
+        return SimpleNamespace(states=states)
+
+
+def _figure_images(n, rng):
+    masks = np.zeros((n, SIZE, SIZE), bool)
+    for i in range(n):
+        r, c = rng.integers(2, SIZE - 14, size=2)
+        masks[i, r:r + 12, c:c + 12] = True
+    x = torch.zeros(n, 3, SIZE, SIZE)
+    x[:, 0] = torch.from_numpy(masks.astype(np.float32))
+    x[:, 1] = torch.from_numpy(rng.random((n, SIZE, SIZE)).astype(np.float32))
+    return x, masks
+
+
+def test_figure_unit_modulates_only_from_step_2():
+    x, masks = _figure_images(40, np.random.default_rng(0))
+    rec = record_net(ToyFigureNet(), x, steps=4, model="toy")
+    assert rec.layers == ["late", "early", "blind"] and rec.steps("late") == [1, 2, 3, 4]
+    fg = figure_ground_modulation(rec, masks)
+    mod = fg.set_index(["layer", "region", "step"])["modulation"]
+    assert mod["late", "centre", 1] == pytest.approx(0.0, abs=1e-9)
+    assert mod["late", "edge", 1] == pytest.approx(0.0, abs=1e-9)
+    for t in (2, 3, 4):
+        # centre units see only figure pixels (response 2) vs ground (1): (2 - 1) / (2 + 1)
+        assert mod["late", "centre", t] == pytest.approx(1 / 3, abs=1e-6)
+        assert 0.0 < mod["late", "edge", t] < 1 / 3
+    for t in (1, 2, 3, 4):
+        assert mod["early", "centre", t] == pytest.approx(1 / 3, abs=1e-6)
+        assert abs(mod["blind", "centre", t]) < 0.02 and abs(mod["blind", "edge", t]) < 0.02
+    assert fg.loc[fg.region == "ground", "modulation"].isna().all()
+    resp = fg.set_index(["layer", "region", "step"])["response"]
+    assert resp["late", "centre", 3] == pytest.approx(1.0)  # normalised to the unit's peak
+    assert resp["late", "ground", 3] == pytest.approx(0.5)
+    assert (fg.n_units > 0).all()
+
+
+def test_figure_ground_regions_and_rf_mapping():
+    m = np.zeros((16, 16), bool)
+    m[4:12, 4:12] = True
+    lab = figure_ground_regions(m, edge_px=1.0)
+    assert lab[8, 8] == CENTRE and lab[4, 8] == EDGE and lab[3, 8] == EDGE and lab[2, 8] == UNLABELLED
+    assert lab[0, 0] == GROUND
+    assert (figure_ground_regions(np.zeros((8, 8), bool)) == GROUND).all()
+    rows, cols = rf_pixels((16, 16), (32, 32))
+    assert rows[0] == 1 and rows[-1] == 31 and list(cols) == list(rows)
+    win = in_window(np.array([[0, 0, 16, 32]]), (2, 2), (32, 32))
+    assert win[0].tolist() == [[True, True], [False, False]]
+    with pytest.raises(ValueError, match="masks"):
+        figure_ground_modulation(Recording({("a", 1): np.zeros((2, 1, 4, 4))}, (32, 32)), np.zeros((3, 32, 32)))
+
+
+def test_tokens_to_map_drops_cls_and_keeps_row_major_order():
+    tok = torch.arange(2 * 17 * 3, dtype=torch.float32).reshape(2, 17, 3)
+    m = tokens_to_map(tok)
+    assert m.shape == (2, 3, 4, 4)
+    assert torch.equal(m[:, :, 1, 2], tok[:, 1 + 1 * 4 + 2, :])
+
+
+def test_record_modules_counts_repeated_calls_as_steps():
+    class Rec(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.cell = torch.nn.Conv2d(3, 4, 3, padding=1)
+
+        def forward(self, x):
+            h = x
+            for _ in range(3):
+                h = torch.tanh(self.cell(h[:, :3] if h.shape[1] > 3 else h) )
+                h = torch.cat([h, h[:, :2]], 1)[:, :3]
+            return h
+
+    net = Rec()
+    imgs = np.random.default_rng(0).integers(0, 255, (5, 8, 8, 3), dtype=np.uint8)
+    rec = record_modules(net, imgs, {"cell": net.cell}, batch_size=2)
+    assert rec.steps("cell") == [1, 2, 3] and rec[("cell", 2)].shape == (5, 4, 8, 8)
+    assert rec.image_size == (8, 8)
+
+
+# --------------------------------------------------------------------------------------------- border ownership
+class ToyBONet(torch.nn.Module):
+    """``owner`` units read context far outside the window (channel 0, left third of the image): they know the
+    owner side. ``local`` units read only the pixel under their RF (identical within a pair) plus noise (ch 1)."""
+
+    def forward(self, images, *, steps=None, query=None):
+        context = images[:, 0, :, : SIZE // 3].mean(dim=(1, 2))[:, None, None, None]  # (B, 1, 1, 1)
+        local = F.avg_pool2d(images[:, 0:1], 2)
+        noise = F.avg_pool2d(images[:, 1:2], 2)
+        owner = 1.0 + context + 0.05 * noise + 0 * local
+        return SimpleNamespace(states=({"owner": owner, "local": 1.0 + local + 0.05 * noise},) * (steps or 2))
+
+
+def _bo_pairs(k, rng):
+    """Pairs (2j, 2j+1): identical pixels in the window (rows/cols 12..20), a square left vs right of its edge."""
+    x = torch.zeros(2 * k, 3, SIZE, SIZE)
+    for j in range(k):
+        for side in (0, 1):
+            img = x[2 * j + side]
+            if side == 0:
+                img[0, 6:26, 2:16] = 1.0  # owner on the left: the square spans cols 2..15
+            else:
+                img[0, 6:26, 16:30] = 0.0
+                img[0, :, :16] = 1.0  # owner on the right: the complement is lit on the left...
+                img[0, 6:26, 2:16] = 1.0
+                img[0, :6, :] = img[0, 26:, :] = 0.0
+                img[0, 6:26, :2] = 0.0
+                img[0, 6:26, 2:12] = 0.0  # ...but the window's pixels (cols 12..20) stay identical
+            img[1] = torch.from_numpy(rng.random((SIZE, SIZE)).astype(np.float32))
+    windows = np.tile([12, 12, 20, 20], (2 * k, 1))
+    owners = np.tile([0, 1], k)
+    pairs = np.arange(2 * k).reshape(k, 2)
+    assert torch.equal(x[0::2, 0, 12:20, 12:20], x[1::2, 0, 12:20, 12:20])
+    return x, windows, owners, pairs
+
+
+def test_owner_wired_unit_is_bo_selective_and_local_unit_is_not():
+    x, windows, owners, pairs = _bo_pairs(20, np.random.default_rng(1))
+    rec = record_net(ToyBONet(), x, steps=2, model="toy")
+    units = border_ownership_units(rec, windows, owners, pairs, n_permutations=999, seed=0)
+    assert set(units.layer) == {"owner", "local"}
+    assert (units.n_pairs == 20).all() and len(units[units.layer == "owner"]) == 2 * 4 * 4  # 2 steps x 16 RFs
+    summary = border_ownership_summary(units).set_index(["layer", "step"])
+    assert summary.loc[("owner", 1), "fraction_significant"] == 1.0
+    assert (units.loc[units.layer == "owner", "bo_index"] > 0).all()  # prefers owner side 0 (left)
+    assert summary.loc[("local", 1), "fraction_significant"] <= 0.25
+    assert units.loc[units.layer == "local", "bo_index"].abs().max() < 0.05
+    # swapping which member is called side 0 flips the sign of every index
+    flipped = border_ownership_units(rec, windows, 1 - owners, pairs, n_permutations=99, seed=0)
+    np.testing.assert_allclose(flipped.bo_index.to_numpy(), -units.bo_index.to_numpy())
+
+
+def test_permutation_test_is_calibrated_without_selectivity():
+    rng = np.random.default_rng(7)
+    k, c, g = 30, 50, 8
+    rec = Recording({("noise", 1): rng.gamma(2.0, 1.0, size=(2 * k, c, g, g)).astype(np.float32)}, (32, 32))
+    units = border_ownership_units(rec, np.tile([0, 0, 32, 32], (2 * k, 1)), np.tile([0, 1], k),
+                                   np.arange(2 * k).reshape(k, 2), n_permutations=500, seed=3)
+    frac = border_ownership_summary(units)["fraction_significant"].item()
+    assert len(units) == c * g * g
+    assert 0.03 < frac < 0.07, frac  # alpha = 0.05; 3200 units give a standard error of ~0.004
+
+
+def test_bo_rejects_pairs_without_opposite_owners():
+    rec = Recording({("a", 1): np.ones((4, 1, 4, 4), np.float32)}, (16, 16))
+    with pytest.raises(ValueError, match="expected one 0 and one 1"):
+        border_ownership_units(rec, np.tile([0, 0, 16, 16], (4, 1)), np.array([0, 0, 1, 1]),
+                               np.array([[0, 1], [2, 3]]))
