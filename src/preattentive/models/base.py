@@ -31,6 +31,7 @@ FORMAT_VERSION = 1  # bump when config.json's layout changes
 _PRESET_MODULES = (
     "preattentive.models.feedforward",
     "preattentive.models.recurrent_hgru",
+    "preattentive.models.recurrent_conv",
 )
 
 

@@ -1,0 +1,176 @@
+"""Convolutional recurrent nets: BLT (bottom-up, lateral, top-down) and a Deep-Thinking recall block.
+
+- **BLT** (Spoerer, McClure & Kriegeskorte 2017, Front Psychol; Spoerer, Kietzmann, Mehrer, Charest &
+  Kriegeskorte 2020, PLoS Comput Biol): a stack of conv layers; at step t layer l sums a bottom-up conv of layer
+  l-1 at step t, a lateral conv of itself at t-1 and a top-down conv of layer l+1 at t-1; readout at every step.
+- **Recall** (Bansal, Schwarzschild, Borgnia, Emam, Huang, Goldblum & Goldstein 2022, NeurIPS, "End-to-end
+  algorithm synthesis with recurrent networks"): one weight-tied residual block iterated T times with the input
+  image re-injected (concatenated) at every step, so the net can be run for more steps on larger mazes. The
+  progressive loss is the trainer's job; this module gives it per-step logits and ``forward(hidden=...)`` to
+  continue from a detached state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from preattentive.stimuli.base import ParamError
+
+from .base import NetConfig, NetOutput, VisionNet, _stack, register_arch, register_net
+from .conditioning import QueryConditioner
+
+
+# --------------------------------------------------------------------------------------------- BLT
+@dataclass(frozen=True)
+class BLTConfig(NetConfig):
+    channels: tuple[int, ...] = (16, 32, 48)  # channels of each layer (2-4 layers); layer l+1 is 2x coarser
+    kernel: int = 3  # side (px) of every bottom-up, lateral and top-down conv
+    steps: int = 4  # steps when forward(steps=None); Spoerer et al. 2020 unroll 8 (BLT on ecoset)
+    lateral: bool = True  # L connections (False gives "BT")
+    topdown: bool = True  # T connections (False gives "BL")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 2 <= len(self.channels) <= 4:
+            raise ParamError(f"channels {self.channels}: expected 2-4 layers")
+        if any(c % 4 for c in self.channels):
+            raise ParamError(f"channels {self.channels}: expected multiples of 4 (GroupNorm with 4 groups)")
+
+
+@register_arch
+class BLT(VisionNet):
+    """BLT: conv layers with bottom-up, lateral and top-down connections unrolled over steps.
+
+    Recorded layers per step: ``layer1`` ... ``layerN``. ``hidden`` is the list of layer maps after the last
+    step. Step 1 is the pure feedforward sweep (no lateral or top-down input yet).
+    """
+
+    arch = "blt"
+    Config = BLTConfig
+    recurrent = True
+
+    def __init__(self, config: BLTConfig) -> None:
+        super().__init__(config)
+        ch, k = config.channels, config.kernel
+        ins = (3,) + ch[:-1]
+        self.bottom_up = nn.ModuleList(nn.Conv2d(i, c, k, padding=k // 2) for i, c in zip(ins, ch))
+        self.lateral = nn.ModuleList(nn.Conv2d(c, c, k, padding=k // 2, bias=False) for c in ch) if config.lateral else None
+        # top-down from layer l+1 (upsampled to layer l's grid) into layer l
+        self.top_down = (
+            nn.ModuleList(nn.Conv2d(ch[i + 1], ch[i], k, padding=k // 2, bias=False) for i in range(len(ch) - 1))
+            if config.topdown
+            else None
+        )
+        # GroupNorm shared over steps (Spoerer et al. normalise per step with batch norm; a shared norm lets the
+        # net run more steps than trained)
+        self.norms = nn.ModuleList(nn.GroupNorm(4, c) for c in ch)
+        names = {f"layer{i + 1}": c for i, c in enumerate(ch)}
+        self.cond = QueryConditioner(config, names, feature_dim=ch[-1])
+
+    def forward(
+        self, images: Tensor, *, steps: int | None = None, query: Tensor | None = None, hidden: list[Tensor] | None = None
+    ) -> NetOutput:
+        t_max = self._check(images, steps)
+        code = self.cond.code(query, images.shape[0])
+        x = images * 2 - 1
+        prev = hidden  # layer maps at t-1 (None before the first step)
+        logits, states = [], []
+        for _ in range(t_max):
+            cur: list[Tensor] = []
+            for i, bu in enumerate(self.bottom_up):
+                below = x if i == 0 else F.max_pool2d(cur[-1], 2, ceil_mode=True)
+                drive = bu(below)
+                if prev is not None and self.lateral is not None:
+                    drive = drive + self.lateral[i](prev[i])
+                if prev is not None and self.top_down is not None and i + 1 < len(prev):
+                    up = F.interpolate(prev[i + 1], size=drive.shape[-2:], mode="nearest")
+                    drive = drive + self.top_down[i](up)
+                cur.append(self.cond.film(f"layer{i + 1}", F.relu(self.norms[i](drive)), code))
+            prev = cur
+            logits.append(self.cond.readout(cur[-1].mean(dim=(2, 3)), code))
+            states.append({f"layer{i + 1}": h for i, h in enumerate(cur)})
+        return _stack(logits, states, hidden=prev)
+
+
+# --------------------------------------------------------------------------------------------- recall
+@dataclass(frozen=True)
+class RecallConfig(NetConfig):
+    width: int = 32  # channels of the recurrent state (Bansal et al. use 128 on GPU)
+    blocks: int = 2  # residual blocks (two 3x3 convs each) inside the iterated block, after the recall conv
+    steps: int = 10  # iterations when forward(steps=None); test with more on larger mazes
+    readout: str = "max"  # pool of the per-pixel head: "max" (is it anywhere?) or "mean"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.readout not in ("max", "mean"):
+            raise ParamError(f"readout={self.readout!r}: expected 'max' or 'mean'")
+        if self.conditioning != "none":  # built for mazes / curve tracing, which ask one fixed question
+            raise ParamError(f"conditioning={self.conditioning!r}: recall nets support only 'none'")
+
+
+class _ResBlock(nn.Module):
+    """Residual block without normalisation (Deep-Thinking nets use none, so iterations stay comparable)."""
+
+    def __init__(self, w: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(w, w, 3, padding=1, bias=False)
+        self.conv2 = nn.Conv2d(w, w, 3, padding=1, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu(self.conv2(F.relu(self.conv1(x))) + x)
+
+
+@register_arch
+class Recall(VisionNet):
+    """Deep-Thinking recall net: projection, an iterated block fed [state, image], and a per-pixel head.
+
+    The head maps the state to ``num_classes`` logits per pixel (recorded as ``pixel_logits``; a per-pixel loss,
+    e.g. the maze path of Bansal et al., can use it); the global ``logits`` pool it over space (``readout``).
+    Recorded layers per step: ``recall`` (the state, B x width x H x W) and ``pixel_logits``.
+    ``hidden`` is the state after the last step.
+    """
+
+    arch = "recall"
+    Config = RecallConfig
+    recurrent = True
+
+    def __init__(self, config: RecallConfig) -> None:
+        super().__init__(config)
+        w = config.width
+        self.project = nn.Conv2d(3, w, 3, padding=1, bias=False)
+        self.recall = nn.Conv2d(w + 3, w, 3, padding=1, bias=False)  # the image re-enters here every step
+        self.blocks = nn.Sequential(*[_ResBlock(w) for _ in range(config.blocks)])
+        self.head = nn.Sequential(
+            nn.Conv2d(w, 32, 3, padding=1, bias=False), nn.ReLU(),
+            nn.Conv2d(32, 8, 3, padding=1, bias=False), nn.ReLU(),
+            nn.Conv2d(8, config.num_classes, 3, padding=1, bias=False),
+        )  # fmt: skip
+
+    def forward(
+        self, images: Tensor, *, steps: int | None = None, query: Tensor | None = None, hidden: Tensor | None = None
+    ) -> NetOutput:
+        """``query`` is accepted for interface uniformity and ignored."""
+        t_max = self._check(images, steps)
+        x = images * 2 - 1
+        h = F.relu(self.project(x)) if hidden is None else hidden
+        logits, states = [], []
+        for _ in range(t_max):
+            h = self.blocks(F.relu(self.recall(torch.cat([h, x], dim=1))))
+            pix = self.head(h)  # (B, C, H, W)
+            out = pix.amax(dim=(2, 3)) if self.config.readout == "max" else pix.mean(dim=(2, 3))
+            logits.append(out)
+            states.append({"recall": h, "pixel_logits": pix})
+        return _stack(logits, states, hidden=h)
+
+
+# --------------------------------------------------------------------------------------------- presets
+register_net("blt-30k-v1", BLT, BLTConfig(channels=(16, 20, 28)), "BLT, 3 layers, ~30k params, 4 steps")
+register_net("blt-100k-v1", BLT, BLTConfig(channels=(24, 40, 56)), "BLT, 3 layers, ~100k params, 4 steps")
+for _mode in ("late", "film"):
+    register_net(f"blt-100k-{_mode}-v1", BLT, BLTConfig(channels=(24, 40, 56), conditioning=_mode, num_queries=4))
+register_net("recall-16-v1", Recall, RecallConfig(width=16), "Deep-Thinking recall net, width 16, 10 steps")
+register_net("recall-32-v1", Recall, RecallConfig(width=32), "Deep-Thinking recall net, width 32, 10 steps")
