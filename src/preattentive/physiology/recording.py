@@ -213,3 +213,27 @@ def record_modules(model: Any, images: Any, modules: Mapping[str, Any], *,
     if not chunks:
         raise ValueError(f"no hooked module ran during the forward pass: {sorted(modules)}")
     return Recording(_stack(chunks), tuple(int(v) for v in image_size), model=name)
+
+
+def record_clip(clip: Any, images: Any, *, layers: Iterable[str] | None = None, batch_size: int = 32,
+                model: str = "") -> Recording:
+    """Record a CLIP vision tower's patch tokens per layer (one time step: a feedforward sweep).
+
+    ``clip`` is a :class:`preattentive.models.clip.Clip` (its :meth:`features` gives each layer's patch tokens
+    as ``(B, D, gh, gw)``). The patch grid tiles the whole stimulus (the processor resizes, it does not crop a
+    square image), so RF centres are in the stimulus's own pixels.
+
+    Example
+    -------
+    >>> rec = record_clip(clip, trials.images, layers=["layers.1", "layers.3"])  # doctest: +SKIP
+    """
+    ims = list(images)
+    if not ims:
+        raise ValueError("record_clip needs at least one image")
+    chunks: dict[tuple[str, int], list[np.ndarray]] = {}
+    for s in range(0, len(ims), batch_size):
+        feats = clip.features(ims[s:s + batch_size], layers=layers)
+        for name, fmap in feats.maps.items():
+            chunks.setdefault((name, 1), []).append(fmap.float().cpu().numpy())
+    h, w = np.asarray(ims[0]).shape[:2]
+    return Recording(_stack(chunks), (int(h), int(w)), model=model)

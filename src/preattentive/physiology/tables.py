@@ -1,0 +1,42 @@
+"""Writing and reading a study's physiology tables (``DIR/physiology/*.parquet``, the report's layout)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+# File names under DIR/physiology/ (see preattentive.report's study-directory layout).
+FILES = {"fg": "fg_modulation.parquet", "bo_units": "bo_index.parquet", "bo_summary": "bo_summary.parquet"}
+
+
+def write_tables(out: str | os.PathLike, **tables: pd.DataFrame | None) -> list[Path]:
+    """Write tables (keys of :data:`FILES`: ``fg``, ``bo_units``, ``bo_summary``) atomically under
+    ``out/physiology/`` and return the paths written; ``None`` tables are skipped.
+
+    Example
+    -------
+    >>> write_tables("runs/demo", fg=fg_table)  # doctest: +SKIP
+    [PosixPath('runs/demo/physiology/fg_modulation.parquet')]
+    """
+    unknown = sorted(set(tables) - set(FILES))
+    if unknown:
+        raise ValueError(f"unknown physiology table {unknown[0]!r}; expected one of: {', '.join(FILES)}")
+    folder = Path(out) / "physiology"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for key, table in tables.items():
+        if table is None:
+            continue
+        tmp = folder / f".{FILES[key]}.tmp"
+        table.to_parquet(tmp, index=False)
+        os.replace(tmp, folder / FILES[key])
+        written.append(folder / FILES[key])
+    return written
+
+
+def read_tables(out: str | os.PathLike) -> dict[str, pd.DataFrame]:
+    """The physiology tables present under ``out/physiology/``, keyed as in :data:`FILES`."""
+    folder = Path(out) / "physiology"
+    return {k: pd.read_parquet(folder / f) for k, f in FILES.items() if (folder / f).exists()}
