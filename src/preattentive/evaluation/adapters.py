@@ -1,0 +1,193 @@
+"""Model adapters: every model family seen through one narrow interface the evaluation methods call.
+
+An adapter wraps a loaded model and implements the capabilities it has; the rest raise
+:class:`UnsupportedMethod`. Adding a model family = one small adapter subclass + one loader in
+:mod:`preattentive.evaluation.specs`.
+
+=================  ======================================================================================
+capability         signature (images are a list of uint8 ``(H, W, 3)`` RGB arrays)
+=================  ======================================================================================
+``zero_shot``      ``(images, prompts: list[list[str]]) -> list[np.ndarray]`` — a probability per prompt
+``generate``       ``(images, questions: list[str], max_new_tokens) -> list[str]`` — greedy, batched
+``classify``       ``(images, queries: np.ndarray | None) -> np.ndarray (B, C)`` — trained readout logits
+``features``       ``(images, layer, step, queries) -> np.ndarray (B, D)`` — frozen features for probes
+=================  ======================================================================================
+
+Example
+-------
+>>> adapter = NetAdapter(my_net, name="run:runs/hgru")  # doctest: +SKIP
+>>> adapter.classify([trial.image], None).shape  # doctest: +SKIP
+(1, 2)
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+
+class UnsupportedMethod(ValueError):
+    """The model cannot be evaluated with the requested method."""
+
+
+class Adapter:
+    """Base class: a loaded model plus its display ``name`` and a ``fingerprint`` that changes with its weights."""
+
+    kind: ClassVar[str] = "model"
+    auto_method: ClassVar[str] = ""  # what `--method auto` picks
+    methods: ClassVar[tuple[str, ...]] = ()  # methods this adapter supports
+
+    def __init__(self, model: Any, *, name: str = "", fingerprint: str = "", record: dict | None = None) -> None:
+        self.model = model
+        self.name = name or type(model).__name__
+        self.fingerprint = fingerprint
+        self.record = dict(record or {})  # e.g. the run.json of a trained run
+
+    def _unsupported(self, method: str) -> UnsupportedMethod:
+        return UnsupportedMethod(f"model {self.name!r} ({self.kind}) does not support method {method!r}; "
+                                 f"expected one of: {', '.join(self.methods)}")
+
+    def zero_shot(self, images: Sequence[np.ndarray], prompts: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        raise self._unsupported("zero-shot")
+
+    def generate(self, images: Sequence[np.ndarray], questions: Sequence[str], max_new_tokens: int = 16
+                 ) -> list[str]:
+        raise self._unsupported("generative")
+
+    def classify(self, images: Sequence[np.ndarray], queries: np.ndarray | None) -> np.ndarray:
+        raise self._unsupported("supervised")
+
+    def features(self, images: Sequence[np.ndarray], layer: str | None, step: int | None,
+                 queries: np.ndarray | None) -> np.ndarray:
+        raise self._unsupported("probe")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+
+def to_vectors(x: Any, grid: int = 4) -> np.ndarray:
+    """Flatten a feature tensor to ``(B, D)``: spatial maps ``(B, C, h, w)`` are average-pooled to at most
+    ``grid x grid`` first (keeps coarse position, which curve tracing and figure-ground need), token sequences
+    ``(B, N, D)`` become the mean token concatenated with the first (CLS) token."""
+    import torch
+
+    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    t = t.detach().float().cpu()
+    if t.ndim == 4:
+        t = torch.nn.functional.adaptive_avg_pool2d(t, (min(grid, t.shape[2]), min(grid, t.shape[3])))
+    elif t.ndim == 3:
+        t = torch.cat([t[:, 0], t.mean(1)], dim=1)  # (B, 2D)
+    return t.reshape(t.shape[0], -1).numpy()
+
+
+def images_to_tensor(images: Sequence[np.ndarray], device: str = "cpu"):
+    """uint8 ``(H, W, 3)`` arrays -> float32 ``(B, 3, H, W)`` in [0, 1] (the nets' agreed input)."""
+    import torch
+
+    x = torch.from_numpy(np.stack([np.asarray(im) for im in images])).to(device)
+    return x.permute(0, 3, 1, 2).float().div_(255.0)
+
+
+# --------------------------------------------------------------------------------------------- CLIP
+class ClipAdapter(Adapter):
+    """A CLIP-like model exposing ``zero_shot(images, prompts)`` and ``features(images, layers=[...])``
+    (``preattentive.models.clip``'s wrapper)."""
+
+    kind = "clip"
+    auto_method = "zero-shot"
+    methods = ("zero-shot", "probe")
+
+    def zero_shot(self, images, prompts):
+        out: list[np.ndarray | None] = [None] * len(images)
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i, p in enumerate(prompts):  # one text encoding per distinct prompt list
+            groups.setdefault(tuple(p), []).append(i)
+        for plist, idx in groups.items():
+            probs = self.model.zero_shot([images[i] for i in idx], list(plist))
+            probs = np.asarray(_numpy(probs), dtype=np.float64)  # (b, n_prompts)
+            for j, i in enumerate(idx):
+                out[i] = probs[j]
+        return out  # type: ignore[return-value]
+
+    def features(self, images, layer, step, queries):
+        if step not in (None, 0, -1):
+            raise ValueError(f"step={step}: CLIP is feedforward (one step); expected None")
+        feats = self.model.features(list(images), layers=[layer] if layer else None)
+        if isinstance(feats, dict):
+            if layer is None:
+                layer = list(feats)[-1]
+            if layer not in feats:
+                raise ValueError(f"layer {layer!r} not found; expected one of: {', '.join(map(str, feats))}")
+            feats = feats[layer]
+        return to_vectors(feats)
+
+
+# --------------------------------------------------------------------------------------------- LLaVA
+class LlavaAdapter(Adapter):
+    """A LLaVA-like model exposing ``generate(images, questions, max_new_tokens=)`` (batched, left padding)."""
+
+    kind = "llava"
+    auto_method = "generative"
+    methods = ("generative", "probe")
+
+    def generate(self, images, questions, max_new_tokens=16):
+        return [str(s) for s in self.model.generate(list(images), list(questions), max_new_tokens=max_new_tokens)]
+
+    def features(self, images, layer, step, queries):
+        if not hasattr(self.model, "features"):
+            raise self._unsupported("probe")
+        feats = self.model.features(list(images), layers=[layer] if layer else None)
+        if isinstance(feats, dict):
+            layer = layer if layer is not None else list(feats)[-1]
+            if layer not in feats:
+                raise ValueError(f"layer {layer!r} not found; expected one of: {', '.join(map(str, feats))}")
+            feats = feats[layer]
+        return to_vectors(feats)
+
+
+# --------------------------------------------------------------------------------------------- our nets
+class NetAdapter(Adapter):
+    """A vision net of ``preattentive.models`` (``forward(images, steps=, query=) -> NetOutput``)."""
+
+    kind = "net"
+    auto_method = "supervised"
+    methods = ("supervised", "probe")
+
+    def __init__(self, model, *, steps: int | None = None, device: str = "cpu", **kw) -> None:
+        super().__init__(model, **kw)
+        self.steps = steps  # recurrent unroll at test time (None = the net's default)
+        self.device = device
+
+    def _forward(self, images, queries, steps=None):
+        import torch
+
+        x = images_to_tensor(images, self.device)
+        q = None
+        if queries is not None and len(queries) and (np.asarray(queries) >= 0).all():
+            q = torch.as_tensor(np.asarray(queries), dtype=torch.long, device=self.device)
+        self.model.eval()
+        with torch.inference_mode():
+            return self.model(x, steps=steps if steps is not None else self.steps, query=q)
+
+    def classify(self, images, queries):
+        return self._forward(images, queries).logits.float().cpu().numpy()
+
+    def features(self, images, layer, step, queries):
+        out = self._forward(images, queries)
+        states = out.states
+        t = len(states) - 1 if step is None else step
+        if not -len(states) <= t < len(states):
+            raise ValueError(f"step={step}: the net ran {len(states)} steps; expected 0..{len(states) - 1}")
+        maps = states[t]
+        if layer is None:
+            layer = list(maps)[-1]
+        if layer not in maps:
+            raise ValueError(f"layer {layer!r} not found; expected one of: {', '.join(maps)}")
+        return to_vectors(maps[layer])
+
+
+def _numpy(x: Any) -> np.ndarray:
+    if hasattr(x, "detach"):
+        return x.detach().float().cpu().numpy()
+    return np.asarray(x)

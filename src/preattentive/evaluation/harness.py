@@ -1,0 +1,146 @@
+"""The evaluation loop: a model x a suite x a method -> per-trial rows, cached per (model, trial) on disk.
+
+Re-running with the same ``out`` only computes the trials that are missing: rows are keyed by ``trial_key``
+(family, generator parameters, seed, index) and kept only while the model's weights fingerprint and the method's
+options are unchanged. Results are saved after every block (atomically), so an interrupted run loses at most one
+block.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from preattentive.evaluation.adapters import Adapter
+from preattentive.evaluation.methods import Method, resolve_method
+from preattentive.evaluation.results import conform, empty_results, read_results, slug, write_results
+from preattentive.evaluation.specs import load_model
+from preattentive.evaluation.suites import Block, Suite, load_suite
+
+
+def _json(o: Any) -> str:
+    return json.dumps(o, sort_keys=True, separators=(",", ":"),
+                      default=lambda v: v.item() if isinstance(v, np.generic) else str(v))
+
+
+def results_path(out: str | os.PathLike, model: str, method: str, options: dict[str, Any]) -> Path:
+    """Where the rows of (model, method, options) live: ``out/eval/<model>__<method>[-<layer>-t<step>].parquet``."""
+    tag = method
+    if method == "probe":
+        tag += f"-{options.get('layer') or 'last'}-t{'last' if options.get('step') is None else options['step']}"
+    rest = {k: v for k, v in options.items() if k not in ("layer", "step")}
+    from preattentive.evaluation.methods import METHODS
+
+    if method in METHODS and rest != {k: v for k, v in METHODS[method].defaults.items() if k not in ("layer", "step")}:
+        tag += "-" + hashlib.sha1(_json(rest).encode()).hexdigest()[:6]  # non-default options get their own file
+    return Path(out) / "eval" / f"{slug(model)}__{slug(tag)}.parquet"
+
+
+def _rows(adapter: Adapter, method: Method, options_json: str, block: Block, trials, outcomes) -> list[dict]:
+    rows = []
+    for t, o in zip(trials, outcomes):
+        rows.append({
+            "model": adapter.name, "model_fingerprint": adapter.fingerprint, "method": method.name,
+            "options": options_json, "family": block.family, "params": block.params_json,
+            "level": -1 if block.level is None else int(block.level), "difficulty": _json(t.difficulty),
+            "trial_id": t.id, "trial_key": block.trial_key(t.index), "seed": block.seed, "index": t.index,
+            "question": t.question, "answer": t.answer, "label": int(t.label), "n_choices": len(t.choices),
+            "chance": 1.0 / len(t.choices), "prediction": int(o.prediction),
+            "predicted": t.choices[o.prediction] if o.prediction >= 0 else "", "correct": o.prediction == t.label,
+            "raw": o.raw, "parse": o.parse})
+    return rows
+
+
+def evaluate(model: str | Adapter, suite: str | Suite = "core", *, method: str = "auto", n: int | None = None,
+             out: str | os.PathLike | None = None, families: list[str] | None = None, batch_size: int = 16,
+             progress: bool = True, device: str = "cpu", dtype: Any = None, **options: Any) -> pd.DataFrame:
+    """Evaluate ``model`` on ``suite`` with ``method``; return the per-trial rows (schema: ``results.COLUMNS``).
+
+    Parameters
+    ----------
+    model : a spec string (``hf-clip:DIR``, ``run:DIR``, a preset; see :mod:`~preattentive.evaluation.specs`) or
+        a loaded :class:`~preattentive.evaluation.adapters.Adapter`.
+    suite : a packaged suite name (``core``, ``quick``, ``serial``), a YAML path, or a :class:`Suite`.
+    method : ``auto`` (zero-shot for CLIP, generative for LLaVA, supervised for trained nets), ``zero-shot``,
+        ``generative``, ``probe`` or ``supervised``.
+    n : trials per (family, level), overriding the suite's.
+    out : study directory; rows are cached in ``out/eval/`` and only missing trials are computed.
+    families : keep only these family ids (``"maze"`` or ``"maze-v1"``).
+    options : method options, e.g. ``layer="layers.3"``, ``step=2`` (probe), ``template=...`` (generative).
+
+    Returns
+    -------
+    DataFrame of this model x method on the suite's trials; ``df.attrs["computed"]`` counts the new trials and
+    ``df.attrs["skipped"]`` lists blocks left out (with why).
+
+    Example
+    -------
+    >>> df = evaluate("run:runs/hgru-curve", "core", n=200, out="study")  # doctest: +SKIP
+    >>> accuracy_table(df)  # doctest: +SKIP
+    """
+    from tqdm.auto import tqdm
+
+    adapter = model if isinstance(model, Adapter) else load_model(model, device=device, dtype=dtype)
+    m = resolve_method(method, adapter)
+    opts = m.options(**options)
+    options_json = _json(opts)
+    suite = suite if isinstance(suite, Suite) else load_suite(suite)
+    blocks = suite.blocks(n, families=families)
+    skipped: list[str] = []
+    if m.name == "supervised":  # a trained readout only answers the task it was trained on
+        task = (adapter.record.get("task") or {}).get("family")
+        if task:
+            skipped = [f"{b.family} level {b.level}: {adapter.name} was trained on {task}" for b in blocks
+                       if b.family != task]
+            blocks = [b for b in blocks if b.family == task]
+    if not blocks:
+        raise ValueError(f"no trials to evaluate for {adapter.name!r} on suite {suite.name!r}"
+                         + (f" ({skipped[0]})" if skipped else ""))
+
+    path = results_path(out, adapter.name, m.name, opts) if out is not None else None
+    cached = read_results(path) if path is not None and path.is_file() else empty_results()
+    cached = cached[(cached["model_fingerprint"] == adapter.fingerprint) & (cached["options"] == options_json)
+                    & (cached["model"] == adapter.name)]
+    have = set(cached["trial_key"])
+    work = []
+    for b in blocks:
+        todo = [i for i in range(b.n) if b.trial_key(i) not in have]
+        if todo and not m.per_trial:  # a probe is fitted on the whole block: redo it all
+            todo = list(range(b.n))
+            cached = cached[~cached["trial_key"].isin([b.trial_key(i) for i in range(b.n)])]
+        if todo:
+            work.append((b, todo))
+
+    parts = [cached]
+    bar = tqdm(total=sum(len(t) for _, t in work), desc=f"{adapter.name} [{m.name}]", unit="trial",
+               disable=not progress, leave=False)
+    computed = 0
+    try:
+        for b, todo in work:
+            gen = b.generator()
+            rows: list[dict] = []
+            step = batch_size if m.per_trial else len(todo)
+            for s in range(0, len(todo), step):
+                trials = [gen.trial(i) for i in todo[s:s + step]]
+                kw = dict(opts) if m.per_trial else {**opts, "batch_size": batch_size}
+                rows += _rows(adapter, m, options_json, b, trials, m.run(adapter, trials, **kw))
+                bar.update(len(trials))
+            computed += len(rows)
+            parts.append(conform(pd.DataFrame(rows)))
+            if path is not None:  # save after every block: an interrupted run keeps what it finished
+                write_results(pd.concat(parts, ignore_index=True), path)
+    finally:
+        bar.close()
+    df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else cached
+    keys = {b.trial_key(i) for b in blocks for i in range(b.n)}
+    df = conform(df[df["trial_key"].isin(keys)].sort_values(["family", "params", "index"], kind="stable"))
+    df.attrs["computed"] = computed
+    df.attrs["skipped"] = skipped
+    df.attrs["path"] = str(path) if path is not None else None
+    return df
