@@ -1,0 +1,245 @@
+"""Fair comparison: train several nets on one task under one budget, test them alike, write one table.
+
+Every model gets the same trials (same seed, same batches), optimiser, schedule and budget. A step budget gives
+equal steps, a time budget equal (wall or CPU) time; the table always reports both the steps done and the
+seconds used, plus parameters, FLOPs per image and training images/s, and test accuracy per condition, per
+recurrent-iteration count and per difficulty level with 95 % Wilson intervals.
+
+Layout of ``out``::
+
+    compare.json      the resolved CompareConfig
+    <model>/          one run directory per model (see preattentive.training.runs); finished runs are reused
+    results.parquet   one row per (model, condition, test steps, level)
+    results.md        the same table in markdown
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from preattentive.stimuli.base import ParamError
+
+COLUMNS = ("model", "net_id", "n_params", "flops_per_image", "train_steps", "train_images", "train_wall_s",
+           "train_cpu_s", "train_images_per_s", "val_acc", "condition", "test_steps", "level", "n", "correct",
+           "accuracy", "ci_low", "ci_high")
+
+
+def wilson_interval(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """95 % Wilson score interval for ``k`` successes in ``n`` trials (Wilson 1927).
+
+    Uses :func:`preattentive.evaluation.stats.wilson_ci` when that module is present.
+
+    Example
+    -------
+    >>> tuple(round(x, 4) for x in wilson_interval(81, 263))
+    (0.2553, 0.3662)
+    """
+    try:
+        from preattentive.evaluation.stats import wilson_ci
+
+        lo, hi = wilson_ci(k, n)
+        return float(lo), float(hi)
+    except ImportError:  # the evaluation room is optional for training
+        if n == 0:
+            return 0.0, 1.0
+        p = k / n
+        d = 1 + z * z / n
+        c, h = (p + z * z / (2 * n)) / d, z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+        return max(0.0, c - h), min(1.0, c + h)
+
+
+@dataclass(frozen=True)
+class TestCondition:
+    """A test set: the training task with some parameters changed, run at some recurrent step counts."""
+
+    name: str  # label in the table, e.g. "len14" or "13x13"
+    params: Mapping[str, Any] = field(default_factory=dict)  # family parameter overrides (may include "size")
+    steps: tuple[int | None, ...] = (None,)  # recurrent iterations at test (None: the net's training default)
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """A study: which models, which task, which budget, which tests (a YAML file maps onto these fields).
+
+    Example
+    -------
+    >>> cfg = CompareConfig(models=("cnn-30k", "hgru-16"), task="curve-tracing", budget_steps=200)
+    >>> cfg.conditions[0].name
+    'train-task'
+    """
+
+    models: tuple[str, ...]  # net registry ids
+    task: str  # stimulus family id
+    params: Mapping[str, Any] = field(default_factory=dict)  # family parameters of the training task
+    size: int = 32  # image side, px
+    budget_steps: int | None = None  # optimiser steps per model (equal steps)
+    budget_minutes: float | None = None  # minutes per model (equal time); with both, whichever ends first
+    clock: str = "wall"  # "wall" or "cpu" time for budget_minutes
+    batch_size: int = 32  # images per step
+    lr: float = 1e-3  # peak AdamW learning rate (same for every model: fairness)
+    weight_decay: float = 0.01  # AdamW weight decay
+    warmup: float = 0.05  # warm-up fraction of the budget
+    seed: int = 0  # data and initialisation seed (same for every model)
+    val_n: int = 256  # validation trials during training
+    val_every: int = 500  # validation period, steps
+    step_loss: str = "final"  # recurrent nets: "final", "mean" or "progressive"
+    train_iters: int | None = None  # recurrent steps unrolled in training (None: each net's default)
+    model_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # per-model make_net overrides
+    test_n: int = 1000  # test trials per condition (seed + TEST_SEED_OFFSET)
+    tests: tuple[TestCondition, ...] = ()  # test conditions; empty: the training task itself
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise ParamError("models: expected at least one net id")
+        if self.budget_steps is None and self.budget_minutes is None:
+            raise ParamError("give a budget: budget_steps and/or budget_minutes")
+        if len(set(self.models)) != len(self.models):
+            raise ParamError(f"models {list(self.models)}: each model may appear once")
+        if self.test_n < 1:
+            raise ParamError(f"test_n={self.test_n}: expected >= 1")
+
+    @property
+    def conditions(self) -> tuple[TestCondition, ...]:
+        return self.tests or (TestCondition("train-task"),)
+
+    def train_config(self, model: str):
+        from preattentive.training.config import TrainConfig
+
+        return TrainConfig(model=model, task=self.task, params=dict(self.params), size=self.size,
+                           model_overrides=dict(self.model_overrides.get(model, {})), steps=self.budget_steps,
+                           minutes=self.budget_minutes, clock=self.clock, batch_size=self.batch_size, lr=self.lr,
+                           weight_decay=self.weight_decay, warmup=self.warmup, seed=self.seed, val_n=self.val_n,
+                           val_every=self.val_every, ckpt_every=self.val_every, step_loss=self.step_loss,
+                           train_iters=self.train_iters)
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(dataclasses.asdict(self), default=str))
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "CompareConfig":
+        """Build from a plain mapping (a parsed YAML study file); unknown keys are an error."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ParamError(f"unknown study option {unknown[0]!r}; expected one of: {', '.join(sorted(names))}")
+        d = dict(d)
+        if isinstance(d.get("models"), str):
+            d["models"] = [m.strip() for m in d["models"].split(",") if m.strip()]
+        d["models"] = tuple(d.get("models") or ())
+        tests = []
+        for t in d.get("tests") or ():
+            t = dict(t)
+            steps = t.get("steps", [None])
+            t["steps"] = tuple(steps if isinstance(steps, (list, tuple)) else [steps])
+            tests.append(TestCondition(**t))
+        d["tests"] = tuple(tests)
+        return cls(**d)
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike) -> "CompareConfig":
+        import yaml
+
+        p = Path(path)
+        if not p.is_file():
+            raise ParamError(f"study config {str(p)!r} does not exist")
+        return cls.from_dict(yaml.safe_load(p.read_text()) or {})
+
+
+def _test_rows(net, cfg: CompareConfig, cond: TestCondition, base: dict[str, Any]) -> list[dict[str, Any]]:
+    from preattentive.training.config import TEST_SEED_OFFSET
+    from preattentive.training.data import held_out, make_family
+    from preattentive.training.loop import predict
+
+    params = {**dict(cfg.params), **dict(cond.params)}
+    size = int(params.pop("size", cfg.size))
+    fam = make_family(cfg.task, params, size, cfg.seed + TEST_SEED_OFFSET)
+    loader = held_out(fam, cfg.test_n, 2 * cfg.batch_size)
+    rows = []
+    for steps in cond.steps:
+        p = predict(net, loader, steps=steps)
+        levels = sorted(set(p["level"].tolist()))
+        for lv in levels:
+            m = p["level"] == lv
+            n, k = int(m.sum()), int((p["pred"][m] == p["label"][m]).sum())
+            lo, hi = wilson_interval(k, n)
+            used = steps if steps is not None else int(getattr(net, "default_steps", 1))
+            rows.append({**base, "condition": cond.name, "test_steps": used, "level": int(lv), "n": n,
+                         "correct": k, "accuracy": k / n, "ci_low": lo, "ci_high": hi})
+    return rows
+
+
+def compare(cfg: CompareConfig, out: str | os.PathLike, *, show_progress: bool = True):
+    """Train every model of ``cfg`` into ``out/<model>`` (reusing finished runs), test, write the table.
+
+    Returns the results as a pandas DataFrame with :data:`COLUMNS`.
+
+    Example
+    -------
+    >>> cfg = CompareConfig(models=("cnn-30k", "vit-30k"), task="curve-tracing", budget_steps=100)
+    >>> table = compare(cfg, "runs/cmp")  # doctest: +SKIP
+    >>> table[["model", "accuracy"]]  # doctest: +SKIP
+    """
+    import pandas as pd
+
+    from preattentive.models import flops_per_image
+    from preattentive.training.loop import load_run, train_supervised
+    from preattentive.training.runs import read_run, write_json_atomic
+
+    out = Path(out)
+    train_cfgs = {m: cfg.train_config(m) for m in cfg.models}  # validates every model's options up front
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "compare.json", cfg.to_dict())
+    rows: list[dict[str, Any]] = []
+    for m in cfg.models:
+        run_dir = out / m
+        done = (run_dir / "run.json").is_file() and read_run(run_dir).get("status") == "done"
+        if not done:
+            resume = (run_dir / "run.json").is_file()
+            train_supervised(train_cfgs[m], run_dir, resume=resume, show_progress=show_progress)
+        net, rec = load_run(run_dir)
+        net.eval()
+        steps, el = int(rec["steps"]), rec["elapsed"]
+        base = {"model": m, "net_id": rec.get("model", m), "n_params": int(rec["n_params"]),
+                "flops_per_image": int(flops_per_image(net, cfg.size)), "train_steps": steps,
+                "train_images": steps * cfg.batch_size, "train_wall_s": float(el["wall"]),
+                "train_cpu_s": float(el["cpu"]), "train_images_per_s": steps * cfg.batch_size / max(1e-9, el["wall"]),
+                "val_acc": float(rec.get("val", {}).get("acc", float("nan")))}
+        for cond in cfg.conditions:
+            rows.extend(_test_rows(net, cfg, cond, base))
+    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    tmp = out / ".results.parquet.tmp"
+    table.to_parquet(tmp, index=False)
+    os.replace(tmp, out / "results.parquet")
+    tmp = out / ".results.md.tmp"
+    tmp.write_text(to_markdown(table, cfg))
+    os.replace(tmp, out / "results.md")
+    return table
+
+
+def to_markdown(table, cfg: CompareConfig | None = None) -> str:
+    """The comparison table as GitHub markdown (accuracy as ``xx.x % [lo, hi]``)."""
+    head = ("| model | params | MFLOPs/img | steps | train s (wall / cpu) | img/s | condition | T | level | n "
+            "| accuracy [95 % CI] |\n|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---|\n")
+    lines = []
+    for r in table.itertuples(index=False):
+        lines.append(f"| {r.model} | {r.n_params:,} | {r.flops_per_image / 1e6:.2f} | {r.train_steps} | "
+                     f"{r.train_wall_s:.0f} / {r.train_cpu_s:.0f} | {r.train_images_per_s:.0f} | {r.condition} | "
+                     f"{r.test_steps} | {r.level} | {r.n} | {100 * r.accuracy:.1f} % "
+                     f"[{100 * r.ci_low:.1f}, {100 * r.ci_high:.1f}] |")
+    title = ""
+    if cfg is not None:
+        budget = " and ".join(x for x in (f"{cfg.budget_steps} steps" if cfg.budget_steps else "",
+                                          f"{cfg.budget_minutes} {cfg.clock}-minutes" if cfg.budget_minutes else "")
+                              if x)
+        title = (f"Task `{cfg.task}` {dict(cfg.params)} at {cfg.size} px; budget per model: {budget}; "
+                 f"batch {cfg.batch_size}, lr {cfg.lr}, seed {cfg.seed}.\n\n")
+    return title + head + "\n".join(lines) + "\n"
+
+
+__all__ = ["COLUMNS", "CompareConfig", "TestCondition", "compare", "to_markdown", "wilson_interval"]

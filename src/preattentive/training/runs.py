@@ -1,0 +1,105 @@
+"""Run directories: ``run.json``, ``metrics.jsonl``, ``model/``, ``checkpoint/`` — created only after input is valid.
+
+Layout of a supervised run::
+
+    run.json        {"kind": "supervised", "model_dir": "model", "status": "running"|"done", "model": id,
+                     "task": {...}, "config": {...resolved TrainConfig...}, "steps", "elapsed", "val", ...}
+    metrics.jsonl   one JSON object per line: {"step", "split": "train"|"val", "loss", "acc", "wall", "cpu", ...}
+    model/          preattentive.models.save_net output (config.json + model.safetensors), written at the end
+    checkpoint/     see preattentive.training.checkpoint (weights, AdamW, RNG, step)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from preattentive.stimuli.base import ParamError
+
+# Options that may change when a run is resumed: extending the budget is the point of resuming.
+RESUMABLE_CHANGES = ("steps", "minutes", "num_workers")
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write JSON to ``path`` via a temporary file and ``os.replace`` (never a half-written file)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=1, default=str))
+    os.replace(tmp, path)
+
+
+def append_metrics(path: Path, record: dict[str, Any]) -> None:
+    """Append one JSON line to ``metrics.jsonl``."""
+    with open(path, "a") as f:
+        f.write(json.dumps(record, separators=(",", ":")) + "\n")
+
+
+def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """All records of a ``metrics.jsonl`` (a run directory or the file)."""
+    p = Path(path)
+    p = p / "metrics.jsonl" if p.is_dir() else p
+    return [json.loads(line) for line in p.read_text().splitlines() if line.strip()] if p.exists() else []
+
+
+def truncate_metrics(path: Path, step: int) -> None:
+    """Drop lines after ``step`` (a killed run logged past its last checkpoint; resuming logs them again)."""
+    if not path.exists():
+        return
+    keep = [r for r in read_metrics(path) if r.get("step", 0) <= step]
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in keep))
+    os.replace(tmp, path)
+
+
+def read_run(path: str | os.PathLike) -> dict[str, Any]:
+    """The ``run.json`` record of a run directory (a ``ParamError`` naming the path when absent)."""
+    f = Path(path) / "run.json"
+    if not f.is_file():
+        raise ParamError(f"{str(path)!r} is not a run directory: expected {f}")
+    return json.loads(f.read_text())
+
+
+def check_out_dir(out: Path, config, *, resume: bool) -> None:
+    """Refuse to overwrite a run, or to resume one whose configuration differs (besides the budgets)."""
+    if not resume:
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise ParamError(f"out={str(out)!r} already exists and is not empty: pass --resume or another --out")
+        return
+    if not (out / "run.json").is_file():
+        raise ParamError(f"nothing to resume in {str(out)!r}: expected {out / 'run.json'}")
+    saved = read_run(out).get("config", {})
+    mine = config.to_dict()
+    for k in sorted(set(saved) | set(mine)):
+        if k not in RESUMABLE_CHANGES and saved.get(k) != json.loads(json.dumps(mine.get(k), default=str)):
+            raise ParamError(f"cannot resume {str(out)!r} with {k}={mine.get(k)!r}: the run has {saved.get(k)!r}")
+
+
+def build_net(config, n_classes: int, n_queries: int = 0) -> torch.nn.Module:
+    """``make_net(config.model, num_classes=..., image_size=config.size, **config.model_overrides)``.
+
+    Mixed-question families (``family.queries``) also set ``num_queries`` so question-conditioned nets size
+    their query embedding; other nets ignore it.
+    """
+    from preattentive.models import make_net
+
+    kw = dict(config.model_overrides)
+    if n_queries and "num_queries" not in kw:
+        kw["num_queries"] = n_queries
+    return make_net(config.model, num_classes=n_classes, image_size=config.size, **kw)
+
+
+def write_model(net: torch.nn.Module, target: Path) -> None:
+    """``save_net`` into a temporary directory, then swap it into ``target``."""
+    from preattentive.models import save_net
+
+    tmp = target.with_name(f".{target.name}.tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    save_net(net, tmp)
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(tmp, target)

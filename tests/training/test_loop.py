@@ -1,0 +1,190 @@
+"""The supervised loop: loss falls, budgets hold, metrics are JSONL, checkpoints round-trip, resume after a kill
+gives bit-identical weights, and the CLI rejects bad input with one line and exit code 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from preattentive.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from preattentive.training.config import TrainConfig
+from preattentive.training.loop import load_run, lr_factor, train_supervised
+from preattentive.training.runs import read_metrics
+
+TESTS = Path(__file__).resolve().parents[1]
+
+
+def tiny(task: str, **kw) -> TrainConfig:
+    base = dict(model="cnn-30k", task=task, size=16, batch_size=8, lr=3e-3, val_n=32, val_every=10, log_every=5,
+                ckpt_every=10)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_loss_falls_on_easy_task(tmp_path, toy_family):
+    res = train_supervised(tiny(toy_family, steps=60, batch_size=16, size=24), tmp_path / "run",
+                           show_progress=False)
+    train = [r for r in read_metrics(tmp_path / "run") if r["split"] == "train"]
+    first, last = train[0]["loss"], sum(r["loss"] for r in train[-3:]) / 3
+    assert last < 0.5 * first, (first, last)
+    assert res.val["acc"] > 0.75  # a red dot among blue ones: chance is 0.5
+
+
+def test_budgets_and_metrics_jsonl(tmp_path, toy_family):
+    res = train_supervised(tiny(toy_family, steps=7, log_every=2, val_every=3), tmp_path / "a", show_progress=False)
+    assert res.steps == 7
+    lines = (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()
+    recs = [json.loads(x) for x in lines]  # every line parses on its own
+    assert [r["step"] for r in recs if r["split"] == "train"] == [2, 4, 6]
+    assert [r["step"] for r in recs if r["split"] == "val"] == [3, 6, 7]
+    assert all({"loss", "wall", "cpu"} <= set(r) for r in recs)
+    assert all({"lr", "images_per_s", "acc"} <= set(r) for r in recs if r["split"] == "train")
+    run = json.loads((tmp_path / "a" / "run.json").read_text())
+    assert run["kind"] == "supervised" and run["status"] == "done" and run["steps"] == 7
+    assert run["config"]["steps"] == 7 and run["task"]["family"] == "toy-dots-v1"
+    # a time budget stops a run with a huge step budget
+    res = train_supervised(tiny(toy_family, steps=10**6, minutes=0.02), tmp_path / "b", show_progress=False)
+    assert 1 <= res.steps < 10**6 and res.elapsed["wall"] >= 1.2
+
+
+def test_lr_schedule_warmup_then_cosine():
+    assert lr_factor(0.0, 0.1) == 0.0 and lr_factor(0.05, 0.1) == pytest.approx(0.5)
+    assert lr_factor(0.1, 0.1) == pytest.approx(1.0) and lr_factor(0.55, 0.1) == pytest.approx(0.5)
+    assert lr_factor(1.0, 0.1) == pytest.approx(0.0)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-2)
+    for _ in range(3):
+        opt.zero_grad()
+        net(torch.randn(5, 4)).sum().backward()
+        opt.step()
+    save_checkpoint(tmp_path, net, opt, step=3, elapsed={"wall": 1.5, "cpu": 1.0}, extra={"note": "x"})
+    expect_rand = torch.rand(3)
+    net2 = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    opt2 = torch.optim.AdamW(net2.parameters(), lr=1e-2)
+    ck = load_checkpoint(tmp_path, net2, opt2)
+    assert ck.step == 3 and ck.elapsed == {"wall": 1.5, "cpu": 1.0} and ck.extra == {"note": "x"}
+    assert torch.equal(torch.rand(3), expect_rand)  # RNG state restored
+    for a, b in zip(net.state_dict().values(), net2.state_dict().values()):
+        assert torch.equal(a, b)
+    s1, s2 = opt.state_dict(), opt2.state_dict()
+    for k in s1["state"]:
+        for name in s1["state"][k]:
+            assert torch.equal(s1["state"][k][name], s2["state"][k][name])
+    assert s1["param_groups"] == s2["param_groups"]
+    # an older checkpoint is pruned, `latest` points at the newest
+    save_checkpoint(tmp_path, net, opt, step=4, elapsed={"wall": 2.0, "cpu": 1.2})
+    assert latest_checkpoint(tmp_path).name == "step-00000004"
+    assert sorted(p.name for p in tmp_path.glob("step-*")) == ["step-00000004"]
+
+
+CHILD = """
+import sys, torch
+sys.path.insert(0, {tests!r})
+import conftest
+from preattentive import stimuli
+from preattentive.training.config import TrainConfig
+from preattentive.training.loop import train_supervised
+torch.set_num_threads({threads})
+stimuli.REGISTRY.register(conftest.ToyFamily.id, conftest.ToyFamily)
+cfg = TrainConfig.from_dict({cfg!r})
+train_supervised(cfg, {out!r}, resume={resume}, show_progress=False)
+"""
+
+
+def _spawn(cfg: TrainConfig, out: Path, resume: bool = False) -> subprocess.Popen:
+    code = CHILD.format(tests=str(TESTS), threads=torch.get_num_threads(), cfg=cfg.to_dict(), out=str(out),
+                        resume=resume)
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+
+
+def test_resume_after_kill_is_bit_identical(tmp_path, toy_family):
+    # Dropout-free CNN, but the RNG, AdamW moments and schedule must all come back exactly.
+    cfg = tiny(toy_family, steps=150, ckpt_every=5, val_every=50)
+    killed = tmp_path / "killed"
+    proc = _spawn(cfg, killed)
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        ck = latest_checkpoint(killed / "checkpoint")
+        if ck is not None and int(ck.name.split("-")[1]) >= 20:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, f"the child ended before it could be killed: {proc.stderr.read().decode()[-500:]}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    at = int(latest_checkpoint(killed / "checkpoint").name.split("-")[1])
+    assert 20 <= at < 150 and json.loads((killed / "run.json").read_text())["status"] == "running"
+
+    train_supervised(cfg, killed, resume=True, show_progress=False)
+    train_supervised(cfg, tmp_path / "straight", show_progress=False)
+    a = load_file(str(killed / "model" / "model.safetensors"))
+    b = load_file(str(tmp_path / "straight" / "model" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k  # bit-identical, not merely close
+    steps = [r["step"] for r in read_metrics(killed) if r["split"] == "train"]
+    assert steps == sorted(set(steps)) and steps[-1] == 150  # no duplicated lines after the resume
+
+
+def test_load_run_gives_the_trained_net(tmp_path, toy_family):
+    train_supervised(tiny(toy_family, steps=3), tmp_path / "r", show_progress=False)
+    net, rec = load_run(tmp_path / "r")
+    assert rec["kind"] == "supervised" and rec["model"].startswith("cnn-30k")
+    x = torch.rand(2, 3, 16, 16)
+    net.eval()
+    again, _ = load_run(tmp_path / "r")
+    again.eval()
+    assert torch.equal(net(x).logits, again(x).logits)
+
+
+def _cli(args):
+    from preattentive.cli import app
+
+    return CliRunner().invoke(app, args)
+
+
+@pytest.mark.parametrize("args", [
+    ["--model", "no-such-net", "--task", "{task}", "--steps", "2"],
+    ["--model", "cnn-30k", "--task", "no-such-task", "--steps", "2"],
+    ["--model", "cnn-30k", "--task", "{task}", "--param", "n_dots=many", "--steps", "2"],
+    ["--model", "cnn-30k", "--task", "{task}", "--param", "colour=red", "--steps", "2"],
+    ["--model", "cnn-30k", "--task", "{task}"],  # no budget
+    ["--model", "cnn-30k", "--task", "{task}", "--steps", "0"],
+    ["--model", "cnn-30k", "--task", "{task}", "--steps", "2", "--step-loss", "sometimes"],
+    ["--model", "cnn-30k", "--task", "{task}", "--steps", "2", "--step-loss", "progressive"],  # feedforward net
+    ["--task", "{task}", "--steps", "2"],  # no model
+])
+def test_cli_bad_input_exits_2_with_one_line(tmp_path, toy_family, args):
+    out = tmp_path / "run"
+    r = _cli(["train", "supervised", *[a.format(task=toy_family) for a in args], "--out", str(out), "-q"])
+    assert r.exit_code == 2, r.output
+    lines = [x for x in r.output.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), r.output
+    assert not out.exists()  # nothing half-written
+
+
+def test_cli_trains_refuses_overwrite_and_resumes(tmp_path, toy_family):
+    out = tmp_path / "run"
+    args = ["train", "supervised", "--model", "cnn-30k", "--task", toy_family, "--size", "16", "--steps", "4",
+            "--batch-size", "4", "--val-n", "8", "--out", str(out), "-q"]
+    r = _cli(args)
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output.strip().splitlines()[-1])["steps"] == 4
+    r = _cli(args)
+    assert r.exit_code == 2 and "already exists" in r.output
+    r = _cli(["train", "supervised", "--out", str(out), "--steps", "6", "--resume", "-q"])  # extend the budget
+    assert r.exit_code == 0, r.output
+    assert json.loads((out / "run.json").read_text())["steps"] == 6
