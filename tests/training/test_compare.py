@@ -1,0 +1,64 @@
+"""`compare`: every model trained under the same budget, one table with the documented columns."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from preattentive.training.compare import COLUMNS, CompareConfig, compare, wilson_interval
+from preattentive.training.compare import TestCondition as Cond
+
+
+def test_wilson_interval_matches_the_closed_form():
+    lo, hi = wilson_interval(81, 263)  # Newcombe 1998 example values
+    assert (round(lo, 4), round(hi, 4)) == (0.2553, 0.3662)
+    assert wilson_interval(0, 10)[0] == pytest.approx(0.0) and wilson_interval(10, 10)[1] == pytest.approx(1.0)
+
+
+def test_compare_writes_table_with_expected_columns(tmp_path, toy_family):
+    cfg = CompareConfig(models=("cnn-30k", "vit-30k"), task=toy_family, size=16, budget_steps=4, batch_size=4,
+                        val_n=8, test_n=12, tests=(Cond("few", {"n_dots": 2}),
+                                                   Cond("mixed", {"mix_levels": True})))
+    table = compare(cfg, tmp_path / "cmp", show_progress=False)
+    assert tuple(table.columns) == COLUMNS
+    on_disk = pd.read_parquet(tmp_path / "cmp" / "results.parquet")
+    assert tuple(on_disk.columns) == COLUMNS and len(on_disk) == len(table)
+    assert set(table["model"]) == {"cnn-30k", "vit-30k"}
+    assert (table["train_steps"] == 4).all()  # equal steps
+    assert (table["n_params"] > 0).all() and (table["flops_per_image"] > 0).all()
+    mixed = table[table["condition"] == "mixed"]
+    assert sorted(set(mixed["level"])) == [0, 1]  # accuracy per difficulty rung
+    assert (mixed.groupby("model")["n"].sum() == 12).all()
+    assert ((table["ci_low"] <= table["accuracy"]) & (table["accuracy"] <= table["ci_high"])).all()
+    md = (tmp_path / "cmp" / "results.md").read_text()
+    assert md.count("| cnn-30k |") == 3 and "accuracy [95 % CI]" in md
+    # a second call reuses the finished runs instead of training again
+    mtime = (tmp_path / "cmp" / "cnn-30k" / "model" / "model.safetensors").stat().st_mtime_ns
+    compare(cfg, tmp_path / "cmp", show_progress=False)
+    assert (tmp_path / "cmp" / "cnn-30k" / "model" / "model.safetensors").stat().st_mtime_ns == mtime
+
+
+def test_compare_cli_and_bad_input(tmp_path, toy_family):
+    from preattentive.cli import app
+
+    out = tmp_path / "c"
+    r = CliRunner().invoke(app, ["compare", "--models", "cnn-30k", "--task", toy_family, "--size", "16",
+                                 "--budget-steps", "2", "--batch-size", "4", "--test-n", "8", "--out", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    assert (out / "results.parquet").is_file() and "| cnn-30k |" in r.output
+    for bad in (["--models", "cnn-30k"], ["--models", "cnn-30k", "--task", toy_family],
+                ["--models", "nope-net", "--task", toy_family, "--budget-steps", "2"]):
+        r = CliRunner().invoke(app, ["compare", *bad, "--out", str(tmp_path / "bad"), "-q"])
+        assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1, r.output
+        assert r.output.startswith("error: ")
+
+
+def test_study_yaml_round_trip(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text("models: [cnn-30k, hgru-16]\ntask: maze\nbudget_steps: 10\n"
+                 "tests:\n  - {name: big, params: {cells: 13, size: 32}, steps: [8, 16]}\n")
+    cfg = CompareConfig.from_yaml(p)
+    assert cfg.models == ("cnn-30k", "hgru-16") and cfg.tests[0].steps == (8, 16)
+    with pytest.raises(ValueError, match="unknown study option"):
+        CompareConfig.from_dict({"models": ["a"], "task": "maze", "budget_steps": 1, "colour": 1})
