@@ -113,14 +113,7 @@ class ClipAdapter(Adapter):
     def features(self, images, layer, step, queries):
         if step not in (None, 0, -1):
             raise ValueError(f"step={step}: CLIP is feedforward (one step); expected None")
-        feats = self.model.features(list(images), layers=[layer] if layer else None)
-        if isinstance(feats, dict):
-            if layer is None:
-                layer = list(feats)[-1]
-            if layer not in feats:
-                raise ValueError(f"layer {layer!r} not found; expected one of: {', '.join(map(str, feats))}")
-            feats = feats[layer]
-        return to_vectors(feats)
+        return _pick_layer(self.model.features(list(images), layers=[layer] if layer else None), layer)
 
 
 # --------------------------------------------------------------------------------------------- LLaVA
@@ -137,13 +130,7 @@ class LlavaAdapter(Adapter):
     def features(self, images, layer, step, queries):
         if not hasattr(self.model, "features"):
             raise self._unsupported("probe")
-        feats = self.model.features(list(images), layers=[layer] if layer else None)
-        if isinstance(feats, dict):
-            layer = layer if layer is not None else list(feats)[-1]
-            if layer not in feats:
-                raise ValueError(f"layer {layer!r} not found; expected one of: {', '.join(map(str, feats))}")
-            feats = feats[layer]
-        return to_vectors(feats)
+        return _pick_layer(self.model.features(list(images), layers=[layer] if layer else None), layer)
 
 
 # --------------------------------------------------------------------------------------------- our nets
@@ -185,6 +172,22 @@ class NetAdapter(Adapter):
         if layer not in maps:
             raise ValueError(f"layer {layer!r} not found; expected one of: {', '.join(maps)}")
         return to_vectors(maps[layer])
+
+
+def _pick_layer(feats: Any, layer: str | None) -> np.ndarray:
+    """One layer of a features result: a dict of tensors, or an object with ``maps`` (+ ``cls``) dicts
+    (``models.clip.ClipFeatures``: patch maps pooled to a coarse grid, concatenated with the class token)."""
+    maps = getattr(feats, "maps", feats)
+    if not isinstance(maps, dict):
+        return to_vectors(maps)
+    layer = layer if layer is not None else list(maps)[-1]
+    if layer not in maps:
+        raise ValueError(f"layer {layer!r} not found; expected one of: {', '.join(map(str, maps))}")
+    vec = to_vectors(maps[layer])
+    cls = getattr(feats, "cls", None)
+    if isinstance(cls, dict) and layer in cls:
+        vec = np.concatenate([vec, to_vectors(cls[layer])], axis=1)
+    return vec
 
 
 def _numpy(x: Any) -> np.ndarray:

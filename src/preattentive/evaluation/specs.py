@@ -143,12 +143,18 @@ def _hub_fingerprint(target: str) -> str:
 
 
 def _load_hf_clip(target: str, *, name: str, device: str, dtype: Any) -> Adapter:
+    from preattentive.models.vlm_common import locate
+
+    locate(target, "CLIP")  # fail fast (one line) before transformers is imported
     from preattentive.models.clip import load_clip
 
     return ClipAdapter(load_clip(target, dtype=dtype, device=device), name=name, fingerprint=_hub_fingerprint(target))
 
 
 def _load_hf_llava(target: str, *, name: str, device: str, dtype: Any) -> Adapter:
+    from preattentive.models.vlm_common import locate
+
+    locate(target, "LLaVA")
     from preattentive.models.llava import load_llava
 
     return LlavaAdapter(load_llava(target, dtype=dtype, device=device), name=name,

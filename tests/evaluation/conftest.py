@@ -1,0 +1,43 @@
+"""Fixtures for the evaluation tests: a toy suite and stand-in models that count what they compute."""
+
+import numpy as np
+import pytest
+
+from preattentive.evaluation.adapters import Adapter
+from preattentive.evaluation.suites import Suite, SuiteEntry
+
+
+def has_red(image: np.ndarray) -> bool:
+    """Independent check of the toy family's answer: any strongly red pixel."""
+    im = image.astype(int)
+    return bool(((im[..., 0] > 180) & (im[..., 1] < 100)).any())
+
+
+class RedDetector(Adapter):
+    """A stand-in 'CLIP' that sees red perfectly and counts every image it is shown."""
+
+    kind = "clip"
+    auto_method = "zero-shot"
+    methods = ("zero-shot", "generative", "probe")
+
+    def __init__(self, name="stub:red"):
+        super().__init__(None, name=name, fingerprint="f0")
+        self.seen = 0
+
+    def zero_shot(self, images, prompts):
+        self.seen += len(images)
+        return [np.array([0.1, 0.9]) if has_red(im) else np.array([0.8, 0.2]) for im in images]
+
+    def generate(self, images, questions, max_new_tokens=16):
+        self.seen += len(images)
+        self.questions = list(questions)
+        return ["Yes, there is." if has_red(im) else "(A)" for im in images]
+
+    def features(self, images, layer, step, queries):
+        self.seen += len(images)
+        return np.stack([im.reshape(-1, 3).max(0).astype(float) for im in images])  # max R, G, B
+
+
+@pytest.fixture
+def toy_suite(toy_family):
+    return Suite("toy", (SuiteEntry(toy_family, "all"),), seed=1, size=32, n=8)
