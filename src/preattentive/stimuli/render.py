@@ -95,3 +95,94 @@ def jittered_grid(size: int, spacing: float, jitter: float, rng: np.random.Gener
     if jitter > 0:
         pts = pts + rng.uniform(-jitter, jitter, size=pts.shape)
     return pts
+
+
+# --------------------------------------------------------------------------------------------- shapes
+# Named filled shapes for the object families (scenes, counting, visual search). Each fits the box
+# centre +- half (px) before rotation, so non-overlap can be checked on boxes / bounding circles.
+SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "diamond", "cross", "bar", "T", "L")
+
+
+def shape_vertices(shape: str, center: Sequence[float], half: float, angle: float = 0.0,
+                   stroke: float = 0.34) -> np.ndarray:
+    """Vertices (N, 2) (row, col) of a polygonal shape in the box ``center +- half`` px, rotated by ``angle``.
+
+    ``angle`` is in radians, counter-clockwise as seen on screen. ``stroke`` is the arm/bar width as a
+    fraction of the full extent ``2 * half`` (cross arms, bar width, T/L strokes). ``"circle"`` is not a
+    polygon: draw it with :func:`draw_disk` (or :func:`draw_shape`).
+
+    Example
+    -------
+    >>> shape_vertices("square", (10, 10), 2).tolist()
+    [[8.0, 8.0], [8.0, 12.0], [12.0, 12.0], [12.0, 8.0]]
+    """
+    h, w = float(half), float(stroke) * float(half)  # w: half the stroke width, px
+    if shape == "square":
+        v = [(-h, -h), (-h, h), (h, h), (h, -h)]
+    elif shape == "triangle":  # upright isosceles, base at the bottom
+        v = [(-h, 0.0), (h, h), (h, -h)]
+    elif shape == "diamond":
+        v = [(-h, 0.0), (0.0, h), (h, 0.0), (0.0, -h)]
+    elif shape == "cross":  # a plus sign
+        v = [(-h, -w), (-h, w), (-w, w), (-w, h), (w, h), (w, w), (h, w), (h, -w), (w, -w), (w, -h), (-w, -h),
+             (-w, -w)]
+    elif shape == "bar":  # horizontal at angle 0
+        v = [(-w, -h), (-w, h), (w, h), (w, -h)]
+    elif shape == "T":
+        s = 2 * w
+        v = [(-h, -h), (-h, h), (-h + s, h), (-h + s, w), (h, w), (h, -w), (-h + s, -w), (-h + s, -h)]
+    elif shape == "L":
+        s = 2 * w
+        v = [(-h, -h), (h, -h), (h, h), (h - s, h), (h - s, -h + s), (-h, -h + s)]
+    else:
+        raise ValueError(f"shape={shape!r}: expected one of {', '.join(s for s in SHAPES if s != 'circle')}")
+    v = np.asarray(v, np.float64)  # (N, 2) (drow, dcol)
+    if angle:
+        c, s_ = np.cos(angle), np.sin(angle)
+        x, y = v[:, 1], -v[:, 0]  # screen axes: x right, y up
+        v = np.stack([-(x * s_ + y * c), x * c - y * s_], axis=1)
+    return v + np.asarray(center, np.float64)
+
+
+def draw_shape(img: np.ndarray, shape: str, center: Sequence[float], half: float, color: Sequence[int],
+               angle: float = 0.0, stroke: float = 0.34, aa: bool = False) -> None:
+    """Draw a filled named shape (see :data:`SHAPES`) in place; not anti-aliased by default (exact colours).
+
+    Example
+    -------
+    >>> img = blank(32, 255)
+    >>> draw_shape(img, "triangle", (16, 16), 6, COLORS["red"])
+    >>> bool((img == COLORS["red"]).all(-1).any())
+    True
+    """
+    if shape == "circle":
+        draw_disk(img, center, half, color, aa=aa)
+    else:
+        fill_polygon(img, shape_vertices(shape, center, half, angle, stroke), color, aa=aa)
+
+
+def separated(centers: np.ndarray, radii: np.ndarray, gap: float, metric: str = "box") -> np.ndarray:
+    """Whether every pair of objects in each candidate layout keeps ``gap`` px between them.
+
+    ``centers`` is (K, N, 2) (row, col) for K candidate layouts of N objects, ``radii`` (N,) or (K, N) the
+    half-extent (``"box"``: axis-aligned boxes ``center +- radius``) or bounding radius (``"circle"``).
+    Returns (K,) bool. Vectorised over candidates, so rejection sampling costs one call per batch.
+
+    Example
+    -------
+    >>> separated(np.array([[[5.0, 5.0], [5.0, 12.0]]]), np.array([3.0, 3.0]), gap=1).tolist()
+    [True]
+    """
+    c = np.asarray(centers, np.float64)
+    r = np.broadcast_to(np.asarray(radii, np.float64), c.shape[:2])
+    need = r[:, :, None] + r[:, None, :] + gap  # (K, N, N) px
+    d = c[:, :, None, :] - c[:, None, :, :]  # (K, N, N, 2)
+    if metric == "box":
+        ok = (np.abs(d) >= need[..., None]).any(-1)
+    elif metric == "circle":
+        ok = (d ** 2).sum(-1) >= need ** 2
+    else:
+        raise ValueError(f"metric={metric!r}: expected 'box' or 'circle'")
+    n = c.shape[1]
+    ok |= np.eye(n, dtype=bool)[None]
+    return ok.all(axis=(1, 2))

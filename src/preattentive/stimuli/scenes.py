@@ -1,1 +1,641 @@
-"""(being written) stimulus family module: scenes."""
+"""scenes: coloured shapes with counts and spatial relations, captions, questions and hard-negative twins.
+
+The training and test data for CLIP and LLaVA. Radford et al. 2021 (CLIP: zero-shot classification by the
+nearest caption); Liu et al. 2023 (LLaVA: caption pre-training, then question answering); Yuksekgonul et al.
+2023 (ARO / NegCLIP: CLIP behaves like a bag of words on relations and word order unless trained with hard
+negatives, e.g. the same caption with two objects swapped).
+
+A scene is one or two *groups* of identical objects ("two red circles left of a blue square"). A caption
+class is a :class:`SceneSpec`; every image has exactly one caption among :func:`caption_classes`, because the
+caption relations never contain a word and its inverse ("left of" and "right of"). Public API, used by the
+CLIP/LLaVA code:
+
+- :class:`SceneSpec` / :class:`GroupSpec` — a caption class; ``spec.caption()``.
+- ``objects`` — a list of dicts ``{"shape", "colour", "size" (size word or ""), "half" (half-extent, px),
+  "centre" [row, col] px, "bbox" [r0, c0, r1, c1] px, "group" (0 or 1)}``; ``meta["objects"]`` of a trial.
+- :func:`render_scene` (objects -> image), :func:`caption_of` (objects -> caption, read from geometry),
+  :func:`twin` (swap / attribute hard negatives), :meth:`ScenesFamily.twin_trial`.
+- :func:`vocabulary` (every word of any caption, question, choice or prompt), :func:`caption_classes`,
+  :func:`caption_split` (held-out caption classes, whole swap pairs held out together).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from preattentive.stimuli import register_family
+from preattentive.stimuli.base import Params, ParamError, StimulusFamily, Trial, check_choice, check_range, rng_for
+from preattentive.stimuli.render import COLORS, blank, draw_shape, separated
+
+SCENE_SHAPES = ("circle", "square", "triangle", "diamond", "cross")  # shapes a caption can name
+SIZE_FACTOR = {"small": 0.6, "large": 1.0}  # half-extent multiplier of each size word
+RELATIONS = ("left of", "right of", "above", "below")
+INVERSE = {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}
+NUMBERS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+QUESTIONS = ("colour", "shape", "count", "relation", "caption")
+PLURAL = {"cross": "crosses"}
+MIN_HALF = 3.5  # px: smallest half-extent at which circle/square/triangle/diamond survive rasterising
+MIN_HALF_CROSS = 7.0  # px: a cross's arms (0.68 x half wide) need this to read as a cross, not a blob
+DOMINANCE = 2.0  # relation axis offset of the group centres >= 2 x the other axis (unambiguous, ~27 deg cone)
+
+
+# --------------------------------------------------------------------------------------------- specs / text
+@dataclass(frozen=True)
+class GroupSpec:
+    """One group of identical objects: ``count`` copies of a ``size colour shape``."""
+
+    count: int  # copies, 1..10
+    colour: str  # a render.COLORS name
+    shape: str  # one of SCENE_SHAPES
+    size: str = ""  # size word ("small" / "large") or "" when captions carry no size
+
+    def noun(self, plural: bool | None = None) -> str:
+        """``"small red circle"`` (or its plural), without article or number."""
+        plural = self.count > 1 if plural is None else plural
+        shape = PLURAL.get(self.shape, self.shape + "s") if plural else self.shape
+        return " ".join(w for w in (self.size, self.colour, shape) if w)
+
+    def phrase(self) -> str:
+        """``"a red circle"``, ``"an orange square"``, ``"two red circles"``."""
+        if self.count == 1:
+            noun = self.noun(False)
+            return ("an " if noun[0] in "aeiou" else "a ") + noun
+        return f"{NUMBERS[self.count]} {self.noun(True)}"
+
+
+@dataclass(frozen=True)
+class SceneSpec:
+    """A caption class: one group, or two distinct groups and the relation of the first to the second."""
+
+    groups: tuple[GroupSpec, ...]
+    relation: str | None = None  # one of RELATIONS when there are two groups
+
+    def caption(self) -> str:
+        """``"two red circles left of a blue square"``."""
+        if len(self.groups) == 1:
+            return self.groups[0].phrase()
+        return f"{self.groups[0].phrase()} {self.relation} {self.groups[1].phrase()}"
+
+    def swapped(self) -> "SceneSpec":
+        """The same relation with the two groups exchanged: the NegCLIP word-order hard negative."""
+        return SceneSpec(self.groups[::-1], self.relation)
+
+
+def _valid(spec: SceneSpec) -> bool:
+    return len(spec.groups) == 1 or _key(spec.groups[0]) != _key(spec.groups[1])
+
+
+def _key(g: GroupSpec) -> tuple[str, str, str]:
+    return g.colour, g.shape, g.size  # two groups must differ in at least one of these to be told apart
+
+
+def vocabulary() -> list[str]:
+    """Every token that any caption, question, choice or prompt of ``scenes`` can contain (any parameters).
+
+    Tokens are lower-case words plus ``"?"``; text splits into them with ``re.findall(r"[a-z]+|\\?", text)``.
+
+    Example
+    -------
+    >>> "circle" in vocabulary() and "left" in vocabulary()
+    True
+    """
+    words = {"a", "an", "the", "of", "no", "what", "color", "is", "are", "shape", "object", "objects", "how",
+             "many", "there", "where", "relative", "to", "which", "caption", "describes", "image", "?"}
+    words |= {w for r in RELATIONS for w in r.split()} | set(NUMBERS) | set(SIZE_FACTOR) | set(COLORS)
+    words |= set(SCENE_SHAPES) | {PLURAL.get(s, s + "s") for s in SCENE_SHAPES}
+    return sorted(words)
+
+
+def _enumerate(colors: Sequence[str], shapes: Sequence[str], sizes: Sequence[str], counts: Sequence[int],
+               relations: Sequence[str], n_objects: int) -> list[SceneSpec]:
+    groups = [GroupSpec(n, c, s, z) for n in counts for z in (sizes or ("",)) for c in colors for s in shapes]
+    if n_objects == 1:
+        return [SceneSpec((g,)) for g in groups]
+    specs = [SceneSpec((a, b), r) for r in relations for a in groups for b in groups]
+    return [s for s in specs if _valid(s)]
+
+
+def caption_classes(params: "ScenesParams | None" = None) -> list[str]:
+    """All captions the configured vocabulary can produce (one per caption class), in a fixed order.
+
+    Example
+    -------
+    >>> len(caption_classes())  # 3 colours x 3 shapes, ordered distinct pairs, 2 relations
+    144
+    """
+    p = params if params is not None else ScenesParams()
+    return [s.caption() for s in _enumerate(p.colors, p.shapes, p.sizes, p.counts, p.relations, p.n_objects)]
+
+
+def _orbit_key(caption: str) -> str:
+    for r in RELATIONS:
+        if f" {r} " in caption:
+            a, b = caption.split(f" {r} ")
+            return f"{r}|{min(a, b)}|{max(a, b)}"
+    return caption
+
+
+def caption_split(classes: Sequence[str], holdout_fraction: float = 0.25, seed: int = 0) -> tuple[list[str], list[str]]:
+    """Split caption classes into (train, test), deterministically; a caption and its swapped twin stay together.
+
+    Holding out whole swap pairs means a model trained with swap hard negatives never reads a test caption.
+
+    Example
+    -------
+    >>> train, test = caption_split(caption_classes(), 0.25, seed=0)
+    >>> len(train), len(test), set(train) & set(test)
+    (108, 36, set())
+    """
+    check_range("holdout_fraction", holdout_fraction, 0.0, 1.0)
+    keys = sorted({_orbit_key(c) for c in classes})
+    order = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x5917]).permutation(len(keys))
+    held = {keys[i] for i in order[: int(round(holdout_fraction * len(keys)))]}
+    return [c for c in classes if _orbit_key(c) not in held], [c for c in classes if _orbit_key(c) in held]
+
+
+# --------------------------------------------------------------------------------------------- objects
+def render_scene(objects: Sequence[dict[str, Any]], size: int, background: str = "white") -> np.ndarray:
+    """Draw ``objects`` (the ``meta["objects"]`` structure) on a ``(size, size, 3)`` uint8 image.
+
+    Example
+    -------
+    >>> obj = {"shape": "circle", "colour": "red", "half": 6.0, "centre": [20.0, 20.0]}
+    >>> render_scene([obj], 64)[20, 20].tolist()
+    [220, 40, 40]
+    """
+    img = blank(size, COLORS[background])
+    for o in objects:
+        draw_shape(img, o["shape"], o["centre"], o["half"], COLORS[o["colour"]])
+    return img
+
+
+def _groups_of(objects: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    ids = sorted({int(o.get("group", 0)) for o in objects})
+    return [[o for o in objects if int(o.get("group", 0)) == g] for g in ids]
+
+
+def relation_of(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]]) -> str:
+    """Where group ``a`` lies relative to group ``b`` (one of RELATIONS), from the dominant axis of the centres."""
+    ca = np.mean([o["centre"] for o in a], axis=0)
+    cb = np.mean([o["centre"] for o in b], axis=0)
+    dr, dc = ca - cb
+    if abs(dc) >= abs(dr):
+        return "left of" if dc < 0 else "right of"
+    return "above" if dr < 0 else "below"
+
+
+def spec_of(objects: Sequence[dict[str, Any]], relations: Sequence[str] = ("left of", "above")) -> SceneSpec:
+    """The caption class of a scene, its relation read from the geometry and phrased with ``relations``."""
+    groups = _groups_of(objects)
+    gs = [GroupSpec(len(g), g[0]["colour"], g[0]["shape"], g[0].get("size", "")) for g in groups]
+    if len(gs) == 1:
+        return SceneSpec((gs[0],))
+    if len(gs) != 2:
+        raise ValueError(f"scene with {len(gs)} groups: expected 1 or 2")
+    rel = relation_of(groups[0], groups[1])
+    if rel in relations:
+        return SceneSpec((gs[0], gs[1]), rel)
+    if INVERSE[rel] in relations:
+        return SceneSpec((gs[1], gs[0]), INVERSE[rel])
+    raise ValueError(f"relation {rel!r} and its inverse are not among relations={tuple(relations)}")
+
+
+def caption_of(objects: Sequence[dict[str, Any]], relations: Sequence[str] = ("left of", "above")) -> str:
+    """The caption of a scene, e.g. ``"two red circles left of a blue square"`` (see :func:`spec_of`).
+
+    Example
+    -------
+    >>> a = {"shape": "circle", "colour": "red", "centre": [30, 10], "group": 0}
+    >>> b = {"shape": "square", "colour": "blue", "centre": [30, 50], "group": 1}
+    >>> caption_of([b, a])
+    'a red circle left of a blue square'
+    """
+    return spec_of(objects, relations).caption()
+
+
+def twin(objects: Sequence[dict[str, Any]], kind: str = "swap", rng: np.random.Generator | None = None, *,
+         size: int | None = None, colors: Sequence[str] = ("red", "green", "blue"),
+         shapes: Sequence[str] = ("circle", "square", "triangle")) -> list[dict[str, Any]]:
+    """A hard-negative twin of a scene: ``"swap"`` exchanges the two groups' places, ``"attribute"`` changes
+    the colour or shape of one group (to a value from ``colors`` / ``shapes``) without moving anything.
+
+    A swap of two single objects exchanges their centres; groups of several objects are mirrored across the
+    image's centre line along the relation axis (needs ``size``), which exchanges the groups' sides and keeps
+    every gap. Either way the caption's relation reverses and nothing overlaps.
+
+    Example
+    -------
+    >>> a = {"shape": "circle", "colour": "red", "half": 5.0, "centre": [30.0, 10.0], "group": 0}
+    >>> b = {"shape": "square", "colour": "blue", "half": 5.0, "centre": [30.0, 50.0], "group": 1}
+    >>> caption_of(twin([a, b], "swap"))
+    'a blue square left of a red circle'
+    """
+    objs = [dict(o, centre=list(o["centre"]), bbox=list(o.get("bbox", []))) for o in objects]
+    groups = _groups_of(objs)
+    if kind == "swap":
+        if len(groups) != 2:
+            raise ValueError(f"a swap twin needs two groups, got {len(groups)}")
+        a, b = groups
+        if len(a) == 1 and len(b) == 1:
+            a[0]["centre"], b[0]["centre"] = b[0]["centre"], a[0]["centre"]
+        else:
+            if size is None:
+                raise ValueError("size= is needed to mirror groups of several objects")
+            axis = 1 if relation_of(a, b) in ("left of", "right of") else 0
+            for o in objs:
+                o["centre"][axis] = (size - 1) - o["centre"][axis]
+    elif kind == "attribute":
+        rng = rng if rng is not None else np.random.default_rng(0)
+        options = []  # (group, field, new value) keeping the two groups distinguishable
+        for gi, g in enumerate(groups):
+            for field, vocab in (("colour", colors), ("shape", shapes)):
+                for v in vocab:
+                    if v == g[0][field]:
+                        continue
+                    new = dict(g[0], **{field: v})
+                    if all(_okey(new) != _okey(h[0]) for hj, h in enumerate(groups) if hj != gi):
+                        options.append((gi, field, v))
+        if not options:
+            raise ValueError("no attribute change keeps the groups distinct with this vocabulary")
+        gi, field, v = options[int(rng.integers(len(options)))]
+        for o in groups[gi]:
+            o[field] = v
+    else:
+        raise ValueError(f"kind={kind!r}: expected 'swap' or 'attribute'")
+    for o in objs:
+        h, (r, c) = o["half"], o["centre"]
+        o["bbox"] = [r - h, c - h, r + h, c + h]
+    return objs
+
+
+def _okey(o: dict[str, Any]) -> tuple[str, str, str]:
+    return o["colour"], o["shape"], o.get("size", "")
+
+
+# --------------------------------------------------------------------------------------------- family
+@dataclass(frozen=True)
+class ScenesParams(Params):
+    question: str = "mixed"  # mixed | colour | shape | count | relation | caption
+    colors: tuple[str, ...] = ("red", "green", "blue")  # object colour names (render.COLORS)
+    shapes: tuple[str, ...] = ("circle", "square", "triangle")  # object shapes (SCENE_SHAPES)
+    relations: tuple[str, ...] = ("left of", "above")  # caption relations; never a word with its inverse
+    n_objects: int = 2  # object groups per scene: 1 ("two red circles") or 2 (related by a relation)
+    counts: tuple[int, ...] = (1,)  # copies per group, each in 1..10
+    sizes: tuple[str, ...] = ()  # size words in captions ("small", "large"); () = one size, no size word
+    obj_size: float = 0.12  # half-extent of a large object, fraction of the side, / sqrt(max(counts)); floor 3.5 px
+    margin: float = 0.04  # least gap between object boxes, fraction of the side (floor 2 px)
+    dominance: float = 2.0  # relation axis offset of group centres >= dominance x the other axis (> 1)
+    n_caption_choices: int = 4  # choices for question="caption": the true caption + hard negatives
+    split: str = "all"  # all | train | test: which caption classes (see caption_split) scenes are drawn from
+    holdout_fraction: float = 0.25  # fraction of caption classes (whole swap pairs) in the test split
+    split_seed: int = 0  # seed of the class split, independent of the trial seed
+    background: str = "white"  # background colour name (render.COLORS); no object may use it
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("colors", "shapes", "relations", "counts", "sizes"):
+            if isinstance(getattr(self, name), (list, str)):
+                v = getattr(self, name)
+                object.__setattr__(self, name, tuple([v] if isinstance(v, str) else v))
+        check_choice("question", self.question, ("mixed",) + QUESTIONS)
+        check_choice("background", self.background, tuple(COLORS))
+        check_choice("n_objects", self.n_objects, (1, 2))
+        check_choice("split", self.split, ("all", "train", "test"))
+        for name, vocab in (("colors", [c for c in COLORS if c != self.background]), ("shapes", SCENE_SHAPES),
+                            ("relations", RELATIONS), ("sizes", tuple(SIZE_FACTOR)), ("counts", range(1, 11))):
+            values = getattr(self, name)
+            if not values and name not in ("sizes",) and not (name == "relations" and self.n_objects == 1):
+                raise ParamError(f"{name}=(): expected at least one of {', '.join(map(str, vocab))}")
+            for v in values:
+                check_choice(name[:-1], v, tuple(vocab))
+            if len(set(values)) != len(values):
+                raise ParamError(f"{name}={values!r}: expected distinct values")
+        for r in self.relations:
+            if INVERSE[r] in self.relations:
+                raise ParamError(f"relations={self.relations!r}: {r!r} and {INVERSE[r]!r} together would give "
+                                 "two captions per image; expected at most one of each pair")
+        if len(self.sizes) == 1:
+            raise ParamError(f"sizes={self.sizes!r}: expected () or both of small, large")
+        if self.n_objects == 1 and self.question == "relation":
+            raise ParamError("question='relation' needs n_objects=2, got n_objects=1")
+        check_range("obj_size", self.obj_size, 0.02, 0.4)
+        check_range("margin", self.margin, 0.0, 0.2)
+        check_range("dominance", self.dominance, 1.05, 10.0)
+        check_range("n_caption_choices", self.n_caption_choices, 2, 8)
+        check_range("holdout_fraction", self.holdout_fraction, 0.0, 0.9)
+
+
+def _choices(p: ScenesParams, qtype: str) -> tuple[str, ...]:
+    if qtype == "colour":
+        return tuple(p.colors)
+    if qtype == "shape":
+        return tuple(p.shapes)
+    if qtype == "count":
+        return ("zero",) + tuple(NUMBERS[c] for c in sorted(p.counts))
+    if qtype == "relation":
+        return tuple(r for r in RELATIONS if r in p.relations or INVERSE[r] in p.relations)
+    return ("",) * p.n_caption_choices
+
+
+def _qtypes(p: ScenesParams) -> tuple[str, ...]:
+    if p.question != "mixed":
+        return (p.question,)
+    return tuple(q for q in QUESTIONS if not (q == "relation" and p.n_objects == 1))
+
+
+class _Table:
+    """The caption classes of one parameter set, as arrays for fast conditional sampling."""
+
+    def __init__(self, p: ScenesParams) -> None:
+        everything = _enumerate(p.colors, p.shapes, p.sizes, p.counts, p.relations, p.n_objects)
+        self.class_index = {s.caption(): i for i, s in enumerate(everything)}
+        if p.split == "all":
+            self.specs = everything
+        else:
+            train, test = caption_split(list(self.class_index), p.holdout_fraction, p.split_seed)
+            keep = set(train if p.split == "train" else test)
+            self.specs = [s for s in everything if s.caption() in keep]
+        if len(self.specs) < max(2, p.n_caption_choices if "caption" in _qtypes(p) else 1):
+            raise ParamError(f"split={p.split!r} leaves {len(self.specs)} caption classes: expected >= "
+                             f"{max(2, p.n_caption_choices)} (a larger vocabulary or holdout_fraction)")
+        self.captions = {s.caption() for s in self.specs}
+        g = [[s.groups[min(k, len(s.groups) - 1)] for s in self.specs] for k in range(2)]
+        self.colour = np.array([[p.colors.index(x.colour) for x in gk] for gk in g])  # (2, n_classes)
+        self.shape = np.array([[p.shapes.index(x.shape) for x in gk] for gk in g])
+        self.count = np.array([[x.count for x in gk] for gk in g])
+        self.rel = np.array([s.relation or "" for s in self.specs])
+        self.types = _qtypes(p)
+        self.n_codes = sum(len(_choices(p, q)) for q in self.types)
+
+    def candidates(self, mask: np.ndarray, what: str) -> np.ndarray:
+        idx = np.flatnonzero(mask)
+        if len(idx) == 0:
+            raise ParamError(f"no caption class in this split can answer {what}; use a larger vocabulary")
+        return idx
+
+
+@register_family
+class ScenesFamily(StimulusFamily):
+    """Scenes of coloured shapes with counts and relations; captions, questions and hard-negative twins.
+
+    Radford et al. 2021 (CLIP); Liu et al. 2023 (LLaVA); Yuksekgonul et al. 2023 (ARO / NegCLIP). Labels:
+    with ``question`` fixed, trial ``i`` has label ``i % len(choices)`` (balanced by construction). With
+    ``question="mixed"`` the codes ``i % n_classes`` run over every (question type, label) pair, so each type's
+    labels are exactly balanced, and types appear in proportion to their number of choices; there
+    ``label_for(i)`` is that code, not the trial's label. ``meta``: ``caption``, ``objects``, ``question_type``,
+    ``class_index`` (into ``caption_classes(params)``), ``split``.
+    """
+
+    id = "scenes-v1"
+    citation = ("Radford et al. 2021 (ICML, CLIP); Liu et al. 2023 (NeurIPS, LLaVA); "
+                "Yuksekgonul et al. 2023 (ICLR, ARO/NegCLIP)")
+    ParamsType = ScenesParams
+    # Harder rungs: smaller objects, packed closer, relations nearer the diagonal. Vocabulary stays fixed.
+    ladder = (
+        {"obj_size": 0.15, "margin": 0.08, "dominance": 3.0},
+        {"obj_size": 0.12, "margin": 0.04, "dominance": 2.0},
+        {"obj_size": 0.09, "margin": 0.03, "dominance": 1.5},
+        {"obj_size": 0.07, "margin": 0.03, "dominance": 1.2},
+    )
+    difficulty_keys = ("obj_size", "margin", "dominance")
+
+    def __init__(self, params: ScenesParams | None = None, *, seed: int = 0) -> None:
+        super().__init__(params, seed=seed)
+        self._tables: dict[ScenesParams, _Table] = {}
+        self._batch: dict[ScenesParams, int] = {}
+        self.n_classes = self._table(self.params).n_codes
+        rungs = self._rungs if self.params.mix_levels else []
+        for q in [self.params, *rungs]:
+            self._table(q)
+            self._batch[q] = _check_fit(q)
+
+    def _table(self, p: ScenesParams) -> _Table:
+        if p not in self._tables:
+            self._tables[p] = _Table(p)
+        return self._tables[p]
+
+    # -- one trial ----------------------------------------------------------------------------
+    def _make(self, rng: np.random.Generator, label: int, p: ScenesParams) -> Trial:
+        tab = self._table(p)
+        code = label % tab.n_codes
+        for qtype in tab.types:
+            n = len(_choices(p, qtype))
+            if code < n:
+                break
+            code -= n
+        label = code
+        spec, target = self._draw_spec(rng, tab, p, qtype, label)
+        objects = _layout(rng, spec, p, self._batch.get(p) or _check_fit(p))
+        question, choices, prompts = _pose(rng, tab, p, spec, qtype, label, target)
+        meta = {"caption": spec.caption(), "objects": objects, "question_type": qtype,
+                "class_index": tab.class_index[spec.caption()], "split": p.split}
+        return Trial(render_scene(objects, p.size, p.background), label, question, choices, prompts,
+                     {k: getattr(p, k) for k in self.difficulty_keys}, meta)
+
+    def _draw_spec(self, rng, tab: _Table, p: ScenesParams, qtype: str, label: int) -> tuple[SceneSpec, Any]:
+        two = p.n_objects == 2
+        if qtype in ("colour", "shape", "count") and label >= (1 if qtype == "count" else 0):
+            arr, v = {"colour": (tab.colour, label), "shape": (tab.shape, label),
+                      "count": (tab.count, sorted(p.counts)[label - 1] if qtype == "count" else 0)}[qtype]
+            k = int(rng.choice(tab.candidates((arr[0] == v) | (arr[1] == v), f"{qtype}={label}")))
+            spec = tab.specs[k]
+            hits = [i for i, g in enumerate(spec.groups) if arr[i, k] == v]
+            return spec, hits[int(rng.integers(len(hits)))]
+        if qtype == "relation":
+            word = _choices(p, "relation")[label]
+            canon = word if word in p.relations else INVERSE[word]
+            k = int(rng.choice(tab.candidates(tab.rel == canon, f"relation={word}")))
+            return tab.specs[k], 0 if word in p.relations else 1
+        k = int(rng.integers(len(tab.specs)))  # count == zero (asks about an absent object) or caption
+        spec = tab.specs[k]
+        if qtype == "count":
+            present = {_key(g) for g in spec.groups}
+            absent = [GroupSpec(0, c, s, z) for z in (p.sizes or ("",)) for c in p.colors for s in p.shapes
+                      if (c, s, z) not in present]
+            if not absent:
+                raise ParamError("question='count' needs more colour/shape combinations than groups")
+            return spec, absent[int(rng.integers(len(absent)))]
+        return spec, None
+
+    # -- twins --------------------------------------------------------------------------------
+    def twin_trial(self, index: int, kind: str = "swap") -> Trial:
+        """The hard-negative twin of trial ``index`` (see :func:`twin`), posed as a two-way caption choice.
+
+        Choices are ``(twin caption, original caption)``, label 0; ``meta`` has ``objects``, ``caption``,
+        ``twin_kind`` and ``twin_of`` (the original trial's id). Depends only on (seed, index, kind).
+
+        Example
+        -------
+        >>> gen = ScenesFamily(seed=0)
+        >>> t = gen.twin_trial(0, "swap")
+        >>> t.choices[1] == gen.trial(0).meta["caption"] != t.choices[0]
+        True
+        """
+        t = self.trial(index)
+        p = self.params_for(index)
+        rng = np.random.default_rng([self.seed & 0xFFFFFFFF, index, 0x7717])
+        objs = twin(t.meta["objects"], kind, rng, size=p.size, colors=p.colors, shapes=p.shapes)
+        cap = caption_of(objs, p.relations)
+        choices = (cap, t.meta["caption"])
+        meta = {"caption": cap, "objects": objs, "question_type": "caption", "twin_kind": kind, "twin_of": t.id}
+        return dataclasses.replace(t, image=render_scene(objs, p.size, p.background), label=0,
+                                   question="which caption describes the image?", choices=choices,
+                                   prompts=choices, meta=meta)
+
+
+# --------------------------------------------------------------------------------------------- layout
+def _halves(spec: SceneSpec, p: ScenesParams) -> np.ndarray:
+    """Half-extent (px) of every object, group 0 first: ``obj_size * size / sqrt(max(counts))`` (so that the
+    largest groups fit), floored so that small objects keep 3.5 px (7 px with crosses)."""
+    low = min(SIZE_FACTOR[z] for z in p.sizes) if p.sizes else 1.0
+    base = max(p.obj_size * p.size / math.sqrt(max(p.counts)), (MIN_HALF_CROSS if "cross" in p.shapes else MIN_HALF) / low)
+    return np.concatenate([np.full(g.count, base * (SIZE_FACTOR[g.size] if g.size else 1.0)) for g in spec.groups])
+
+
+def _sample(rng: np.random.Generator, spec: SceneSpec, half: np.ndarray, p: ScenesParams, k: int) -> np.ndarray:
+    """Valid layouts (M, N, 2) among ``k`` uniform candidates: no overlap, relation clear. Centres on a 1/16 px grid."""
+    hmax, n = float(half.max()), len(half)
+    lo, hi = hmax + 1.0, p.size - 2.0 - hmax  # keep one background pixel at the image border
+    if hi < lo:
+        return np.empty((0, n, 2))
+    cand = np.round(rng.uniform(lo, hi, (k, n, 2)) * 16) / 16  # (K, N, 2) (row, col)
+    gap = max(2.0, p.margin * p.size)
+    if len(spec.groups) == 2:
+        na = spec.groups[0].count
+        axis = 1 if spec.relation in ("left of", "right of") else 0
+        first = spec.relation in ("left of", "above")  # group 0 has the smaller coordinate along `axis`
+        ia, ib = (slice(0, na), slice(na, n)) if first else (slice(na, n), slice(0, na))
+        ha, hb = float(half[ia].max()), float(half[ib].max())
+        # A split line s between the groups: every object of the first group ends gap/2 before it, every
+        # object of the second starts gap/2 after it, so the groups never interleave along the axis.
+        s_lo, s_hi = lo + ha + gap / 2, hi - hb - gap / 2
+        if s_hi < s_lo:
+            return np.empty((0, n, 2))
+        s = rng.uniform(s_lo, s_hi, (k, 1))
+        a, b = cand[:, ia], cand[:, ib]
+        u = (a[:, :, axis] - lo) / max(hi - lo, 1e-9)
+        a[:, :, axis] = lo + u * (s - ha - gap / 2 - lo)
+        u = (b[:, :, axis] - lo) / max(hi - lo, 1e-9)
+        b[:, :, axis] = s + hb + gap / 2 + u * (hi - s - hb - gap / 2)
+        # Shift the second group across the axis so the centres' offset falls in the allowed cone: random
+        # layouts of 2 x 3 objects would rarely pass the dominance test on their own.
+        d = b.mean(1) - a.mean(1)  # (K, 2) from the first group's centre to the second's
+        want = rng.uniform(-1, 1, k) * d[:, axis] / p.dominance * 0.98
+        b[:, :, 1 - axis] = np.clip(b[:, :, 1 - axis] + (want - d[:, 1 - axis])[:, None], lo, hi)
+        cand[:, ia], cand[:, ib] = a, b
+        cand = np.round(cand * 16) / 16
+        d = cand[:, ib].mean(1) - cand[:, ia].mean(1)
+        ok = np.abs(d[:, axis]) >= p.dominance * np.abs(d[:, 1 - axis])
+        ok &= (cand[:, ia, axis] + ha).max(1) + gap <= (cand[:, ib, axis] - hb).min(1)
+        cand = cand[ok]
+    return cand[separated(cand, half, gap)]
+
+
+def _check_fit(p: ScenesParams) -> int:
+    """Raise ParamError when the largest scene cannot be laid out; return a candidate batch size for `_layout`."""
+    def rate(counts: tuple[int, ...]) -> float:
+        big = max(p.sizes, key=lambda z: SIZE_FACTOR[z]) if p.sizes else ""
+        groups = tuple(GroupSpec(max(counts), "red", "circle", big) for _ in range(p.n_objects))
+        spec = SceneSpec(groups, p.relations[0] if p.n_objects == 2 else None)
+        rng = np.random.default_rng(12345)
+        return sum(len(_sample(rng, spec, _halves(spec, p), p, 64)) for _ in range(16)) / 1024
+
+    r = rate(p.counts)
+    if r < 4 / 1024:
+        fits = [c for c in range(1, max(p.counts)) if rate((c,)) >= 4 / 1024]
+        h = _halves(SceneSpec((GroupSpec(1, "red", "circle"),)), p)[0]
+        raise ParamError(f"counts={tuple(p.counts)} ({max(p.counts) * p.n_objects} objects of half-extent {h:.1f} px) "
+                         f"do not fit at size={p.size}: expected counts <= {max(fits) if fits else 0}, "
+                         "a larger size or a smaller obj_size/margin")
+    return int(np.clip(np.ceil(6 / r), 16, 512))
+
+
+def _layout(rng: np.random.Generator, spec: SceneSpec, p: ScenesParams, k: int) -> list[dict[str, Any]]:
+    half = _halves(spec, p)
+    for _ in range(400):
+        ok = _sample(rng, spec, half, p, k)
+        if len(ok):
+            break
+    else:  # _check_fit measured an acceptance rate that makes this astronomically unlikely
+        raise RuntimeError(f"scenes: no layout found for {spec.caption()!r} at size={p.size}")
+    objs, i = [], 0
+    for gi, g in enumerate(spec.groups):
+        for _ in range(g.count):
+            (r, c), h = ok[0, i].tolist(), float(half[i])
+            objs.append({"shape": g.shape, "colour": g.colour, "size": g.size, "half": h, "centre": [r, c],
+                         "bbox": [r - h, c - h, r + h, c + h], "group": gi})
+            i += 1
+    return objs
+
+
+# --------------------------------------------------------------------------------------------- questions
+def _with(spec: SceneSpec, i: int, **change: Any) -> SceneSpec:
+    groups = list(spec.groups)
+    groups[i] = dataclasses.replace(groups[i], **change)
+    return SceneSpec(tuple(groups), spec.relation)
+
+
+def _be(g: GroupSpec) -> str:
+    return "are" if g.count > 1 else "is"
+
+
+def _pose(rng: np.random.Generator, tab: _Table, p: ScenesParams, spec: SceneSpec, qtype: str, label: int,
+          target: Any) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """(question, choices, prompts) for one question type; ``target`` is the asked group (index or GroupSpec)."""
+    choices = _choices(p, qtype)
+    if qtype == "caption":
+        choices = _caption_choices(rng, tab, p, spec, label)
+        return "which caption describes the image?", choices, choices
+    if qtype == "count":
+        g = spec.groups[target] if isinstance(target, int) else target
+        prompts = tuple(f"no {g.noun(True)}" if c == 0 else dataclasses.replace(g, count=c).phrase()
+                        for c in [0, *sorted(p.counts)])
+        return f"how many {g.noun(True)} are there?", choices, prompts
+    t = spec.groups[target]
+    where = ""
+    if len(spec.groups) == 2:
+        o = spec.groups[1 - target]
+        rel = spec.relation if target == 0 else INVERSE[spec.relation]
+        where = f" {rel} the {o.noun()}"
+    if qtype == "colour":
+        ref = dataclasses.replace(t, colour="").noun()
+        prompts = tuple(_with(spec, target, colour=c).caption() for c in choices)
+        return f"what color {_be(t)} the {ref}{where}?", choices, prompts
+    if qtype == "shape":
+        ref = " ".join(w for w in (t.size, t.colour, "objects" if t.count > 1 else "object") if w)
+        prompts = tuple(_with(spec, target, shape=s).caption() for s in choices)
+        return f"what shape {_be(t)} the {ref}{where}?", choices, prompts
+    o = spec.groups[1 - target]  # relation
+    prompts = tuple(f"{t.phrase()} {w} {o.phrase()}" for w in choices)
+    return f"where {_be(t)} the {t.noun()} relative to the {o.noun()}?", choices, prompts
+
+
+def _caption_choices(rng: np.random.Generator, tab: _Table, p: ScenesParams, spec: SceneSpec,
+                     label: int) -> tuple[str, ...]:
+    """The true caption at position ``label`` among hard negatives from the same split: the swapped twin
+    first (Yuksekgonul et al. 2023), then other relations and single-attribute changes, then any class."""
+    true = spec.caption()
+    swap = [spec.swapped()] if len(spec.groups) == 2 else []
+    near = [SceneSpec(spec.groups, r) for r in p.relations if r != spec.relation and len(spec.groups) == 2]
+    for i in range(len(spec.groups)):
+        near += [_with(spec, i, colour=c) for c in p.colors] + [_with(spec, i, shape=s) for s in p.shapes]
+        near += [_with(spec, i, size=z) for z in p.sizes] + [_with(spec, i, count=n) for n in p.counts]
+    near = [near[j] for j in rng.permutation(len(near))]
+    picked: list[str] = []
+    for s in swap + near:
+        c = s.caption()
+        if _valid(s) and c in tab.captions and c != true and c not in picked:
+            picked.append(c)
+    picked = picked[: p.n_caption_choices - 1]
+    while len(picked) < p.n_caption_choices - 1:
+        c = tab.specs[int(rng.integers(len(tab.specs)))].caption()
+        if c != true and c not in picked:
+            picked.append(c)
+    negatives = [picked[j] for j in rng.permutation(len(picked))]
+    return tuple(negatives[:label] + [true] + negatives[label:])
