@@ -32,6 +32,8 @@ _PRESET_MODULES = (
     "preattentive.models.feedforward",
     "preattentive.models.recurrent_hgru",
     "preattentive.models.recurrent_conv",
+    "preattentive.models.recurrent_vit",
+    "preattentive.models.sequence",
 )
 
 
