@@ -91,6 +91,7 @@ class CompareConfig:
     step_loss: str = "final"  # recurrent nets: "final", "mean" or "progressive"
     train_iters: int | None = None  # recurrent steps unrolled in training (None: each net's default)
     model_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # per-model make_net overrides
+    data: str | None = None  # a Parquet training set shared by every model (None: generated on the fly)
     test_n: int = 1000  # test trials per condition (seed + TEST_SEED_OFFSET)
     tests: tuple[TestCondition, ...] = ()  # test conditions; empty: the training task itself
 
@@ -116,7 +117,7 @@ class CompareConfig:
                            minutes=self.budget_minutes, clock=self.clock, batch_size=self.batch_size, lr=self.lr,
                            weight_decay=self.weight_decay, warmup=self.warmup, seed=self.seed, val_n=self.val_n,
                            val_every=self.val_every, ckpt_every=self.val_every, step_loss=self.step_loss,
-                           train_iters=self.train_iters)
+                           train_iters=self.train_iters, data=self.data)
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(self), default=str))
