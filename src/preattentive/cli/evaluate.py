@@ -1,1 +1,64 @@
-"""(being written) CLI commands: evaluate."""
+"""``preattentive eval``: evaluate models on a suite (cached per model x trial) and print accuracy per level."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from preattentive.cli import app, fail
+
+
+@app.command("eval")
+def eval_command(
+    model: List[str] = typer.Option(..., "--model", "-m", help="Model spec: hf-clip:ID_OR_DIR, hf-llava:ID_OR_DIR, "
+                                    "run:DIR or a preset (repeat for several models)."),
+    suite: str = typer.Option("core", help="Suite name (core, quick, serial) or a YAML file."),
+    method: str = typer.Option("auto", help="auto | zero-shot | generative | probe | supervised."),
+    n: Optional[int] = typer.Option(None, "--n", help="Trials per (family, level); default: the suite's."),
+    out: Path = typer.Option(..., "--out", "-o", help="Study directory; rows go to OUT/eval/*.parquet."),
+    family: Optional[List[str]] = typer.Option(None, "--family", "-f", help="Only these families (repeatable)."),
+    batch_size: int = typer.Option(16, help="Images per forward pass."),
+    layer: Optional[str] = typer.Option(None, help="Probe: layer name (default: the last)."),
+    step: Optional[int] = typer.Option(None, help="Probe: recurrent time step (default: the last)."),
+    template: Optional[str] = typer.Option(None, help="Generative: prompt template with {question}, {choices}, "
+                                           "{letters}."),
+    max_new_tokens: Optional[int] = typer.Option(None, help="Generative: tokens to generate."),
+    device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Evaluate MODEL(s) on a suite; re-running only computes the trials that are missing.
+
+    Example: preattentive eval --model run:runs/hgru --suite core --method auto --n 200 --out study
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from preattentive.evaluation import accuracy_table, evaluate
+
+    if n is not None and n < 1:
+        raise fail(f"--n {n}: expected >= 1")
+    if batch_size < 1:
+        raise fail(f"--batch-size {batch_size}: expected >= 1")
+    console = Console(stderr=False)
+    opts = {k: v for k, v in dict(layer=layer, step=step, template=template, max_new_tokens=max_new_tokens).items()
+            if v is not None}
+    for spec in model:
+        try:
+            df = evaluate(spec, suite, method=method, n=n, out=out, families=family or None, batch_size=batch_size,
+                          progress=not quiet, device=device, **opts)
+        except (ValueError, FileNotFoundError) as e:
+            raise fail(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+        acc = accuracy_table(df)
+        typer.echo(f"{spec} [{df['method'].iloc[0]}]: {df.attrs['computed']} new of {len(df)} trials")
+        t = Table()
+        for c in ("family", "level", "n", "accuracy", "95% CI", "chance", "unparsed"):
+            t.add_column(c, justify="left" if c == "family" else "right")
+        for r in acc.itertuples():
+            t.add_row(r.family, str(r.level), str(r.n), f"{r.accuracy:.3f}", f"[{r.ci_lo:.2f}, {r.ci_hi:.2f}]",
+                      f"{r.chance:.2f}", str(r.unparsed))
+        console.print(t)
+        for s in df.attrs.get("skipped", [])[:5]:
+            console.print(f"skipped: {s}")
+        console.print(f"rows: {df.attrs['path']}")

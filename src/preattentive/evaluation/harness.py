@@ -39,7 +39,16 @@ def results_path(out: str | os.PathLike, model: str, method: str, options: dict[
 
     if method in METHODS and rest != {k: v for k, v in METHODS[method].defaults.items() if k not in ("layer", "step")}:
         tag += "-" + hashlib.sha1(_json(rest).encode()).hexdigest()[:6]  # non-default options get their own file
-    return Path(out) / "eval" / f"{slug(model)}__{slug(tag)}.parquet"
+    return Path(out) / "eval" / f"{model_slug(model)}__{slug(tag)}.parquet"
+
+
+def model_slug(model: str) -> str:
+    """A short file name for a model spec: ``run:/a/b/runs/hgru`` -> ``run-runs-hgru-<hash>``; plain ids as is."""
+    scheme, sep, target = model.partition(":")
+    if not sep or "/" not in target:
+        return slug(model)
+    parts = [p for p in target.replace("\\", "/").split("/") if p not in ("", ".", "..")][-2:]
+    return slug("-".join([scheme, *parts])) + "-" + hashlib.sha1(model.encode()).hexdigest()[:6]
 
 
 def _rows(adapter: Adapter, method: Method, options_json: str, block: Block, trials, outcomes) -> list[dict]:
