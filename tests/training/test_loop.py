@@ -188,3 +188,15 @@ def test_cli_trains_refuses_overwrite_and_resumes(tmp_path, toy_family):
     r = _cli(["train", "supervised", "--out", str(out), "--steps", "6", "--resume", "-q"])  # extend the budget
     assert r.exit_code == 0, r.output
     assert json.loads((out / "run.json").read_text())["steps"] == 6
+
+
+@pytest.mark.parametrize("model,step_loss", [("recall-16", "mean"), ("recall-16", "progressive"),
+                                             ("hgru-16", "final")])
+def test_recurrent_step_losses_train(tmp_path, toy_family, model, step_loss):
+    cfg = tiny(toy_family, model=model, steps=3, batch_size=4, step_loss=step_loss, train_iters=3,
+               model_overrides={"steps": 3} if model == "recall-16" else {})
+    res = train_supervised(cfg, tmp_path / "r", show_progress=False)
+    train = [r for r in read_metrics(tmp_path / "r") if r["split"] == "train"]
+    assert res.steps == 3 and all(r["loss"] == r["loss"] for r in train)  # finite, not NaN
+    net, rec = load_run(tmp_path / "r")
+    assert net(torch.rand(2, 3, 16, 16), steps=5).step_logits.shape[0] == 5  # more steps than trained
