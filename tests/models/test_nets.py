@@ -100,6 +100,16 @@ def test_make_net_does_not_mutate_defaults(id):
     assert dataclasses.asdict(make_net(id).config) == before
 
 
+@pytest.mark.parametrize("id", NETS)
+def test_runs_on_larger_images_than_built_for(id):
+    """Mazes are trained at 24 px and tested at 32 px (Bansal et al. 2022): every net must accept that."""
+    net = make_net(id, num_classes=2, image_size=24).eval()
+    q = torch.zeros(2, dtype=torch.long) if _conditioned(net) else None
+    with torch.no_grad():
+        out = net(torch.rand(2, 3, 32, 32), query=q)
+    assert out.logits.shape == (2, 2) and torch.isfinite(out.logits).all()
+
+
 def test_bad_input_raises_value_errors():
     net = _net("cnn-30k-v1")
     with pytest.raises(ValueError, match="expected a float tensor"):

@@ -64,7 +64,9 @@ class QueryConditioner(nn.Module):
             # circles?" vs "how many squares?" from one feature vector needs an interaction, hence one hidden
             # layer (LLaVA's language model is the nonlinear reader there).
             self.head = nn.Sequential(
-                nn.Linear(feature_dim + self.extra_dim, feature_dim), nn.GELU(), nn.Linear(feature_dim, config.num_classes)
+                nn.Linear(feature_dim + self.extra_dim, feature_dim),
+                nn.GELU(),
+                nn.Linear(feature_dim, config.num_classes),
             )
 
     def code(self, query: Tensor | None, batch: int) -> Tensor | None:

@@ -8,6 +8,7 @@ attention is written as two matmuls; at <= 256 tokens it is as fast).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -66,7 +67,9 @@ class CNN(VisionNet):
     def __init__(self, config: CNNConfig) -> None:
         super().__init__(config)
         w = config.widths
-        self.stem = nn.Sequential(nn.Conv2d(3, w[0], 3, config.stem_stride, 1, bias=False), nn.BatchNorm2d(w[0]), nn.ReLU())
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, w[0], 3, config.stem_stride, 1, bias=False), nn.BatchNorm2d(w[0]), nn.ReLU()
+        )
         stages, c = [], w[0]
         for i, (wi, n) in enumerate(zip(w, config.blocks)):
             blocks = [BasicBlock(c if j == 0 else wi, wi, 2 if (i > 0 and j == 0) else 1) for j in range(n)]
@@ -207,5 +210,6 @@ for _size, _cfg in _VIT.items():
     register_net(f"vit-{_size}-v1", ViT, _cfg, f"ViT patch 4, ~{_size} params")
 for _mode in ("late", "film"):
     # Question-conditioned twins of the 100k presets (conditioning.py): set num_queries to len(family.queries).
-    register_net(f"cnn-100k-{_mode}-v1", CNN, CNNConfig(**{**_CNN["100k"].__dict__, "conditioning": _mode, "num_queries": 4}))
-    register_net(f"vit-100k-{_mode}-v1", ViT, ViTConfig(**{**_VIT["100k"].__dict__, "conditioning": _mode, "num_queries": 4}))
+    _q = {"conditioning": _mode, "num_queries": 4}
+    register_net(f"cnn-100k-{_mode}-v1", CNN, dataclasses.replace(_CNN["100k"], **_q), f"cnn-100k, query {_mode}")
+    register_net(f"vit-100k-{_mode}-v1", ViT, dataclasses.replace(_VIT["100k"], **_q), f"vit-100k, query {_mode}")

@@ -58,7 +58,9 @@ class BLT(VisionNet):
         ch, k = config.channels, config.kernel
         ins = (3,) + ch[:-1]
         self.bottom_up = nn.ModuleList(nn.Conv2d(i, c, k, padding=k // 2) for i, c in zip(ins, ch))
-        self.lateral = nn.ModuleList(nn.Conv2d(c, c, k, padding=k // 2, bias=False) for c in ch) if config.lateral else None
+        self.lateral = (
+            nn.ModuleList(nn.Conv2d(c, c, k, padding=k // 2, bias=False) for c in ch) if config.lateral else None
+        )
         # top-down from layer l+1 (upsampled to layer l's grid) into layer l
         self.top_down = (
             nn.ModuleList(nn.Conv2d(ch[i + 1], ch[i], k, padding=k // 2, bias=False) for i in range(len(ch) - 1))
@@ -72,7 +74,12 @@ class BLT(VisionNet):
         self.cond = QueryConditioner(config, names, feature_dim=ch[-1])
 
     def forward(
-        self, images: Tensor, *, steps: int | None = None, query: Tensor | None = None, hidden: list[Tensor] | None = None
+        self,
+        images: Tensor,
+        *,
+        steps: int | None = None,
+        query: Tensor | None = None,
+        hidden: list[Tensor] | None = None,
     ) -> NetOutput:
         t_max = self._check(images, steps)
         code = self.cond.code(query, images.shape[0])

@@ -67,5 +67,5 @@ class RecurrentViT(VisionNet):
         return _stack(logits, states, hidden=x)
 
 
-register_net("rvit-30k-v1", RecurrentViT, RViTConfig(dim=56, heads=4), "recurrent ViT, one tied block, ~30k, 4 steps")
-register_net("rvit-100k-v1", RecurrentViT, RViTConfig(dim=104, heads=4), "recurrent ViT, one tied block, ~100k, 4 steps")
+register_net("rvit-30k-v1", RecurrentViT, RViTConfig(dim=56, heads=4), "recurrent ViT, one tied block, ~30k")
+register_net("rvit-100k-v1", RecurrentViT, RViTConfig(dim=104, heads=4), "recurrent ViT, one tied block, ~100k")

@@ -79,8 +79,8 @@ class MLSTMBlock(nn.Module):
     """Pre-up-projection mLSTM block (Beck et al. 2024, fig. 10), optionally scanning the sequence backwards.
 
     x -> LN -> up (to 2 x inner: a, z) -> causal depthwise conv + SiLU on a -> q, k (from conv), v (from a),
-    gates i, f per head -> mLSTM -> per-token head-wise LayerNorm + learnable skip of the conv branch -> * SiLU(z) -> down,
-    residual.
+    gates i, f per head -> mLSTM -> per-token head-wise LayerNorm + learnable skip of the conv branch
+    -> * SiLU(z) -> down, residual.
     """
 
     def __init__(self, dim: int, heads: int, expand: int, conv_kernel: int, reverse: bool) -> None:
