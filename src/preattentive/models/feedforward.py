@@ -210,6 +210,6 @@ for _size, _cfg in _VIT.items():
     register_net(f"vit-{_size}-v1", ViT, _cfg, f"ViT patch 4, ~{_size} params")
 for _mode in ("late", "film"):
     # Question-conditioned twins of the 100k presets (conditioning.py): set num_queries to len(family.queries).
-    _q = {"conditioning": _mode, "num_queries": 4}
+    _q = {"conditioning": _mode, "num_queries": 8}
     register_net(f"cnn-100k-{_mode}-v1", CNN, dataclasses.replace(_CNN["100k"], **_q), f"cnn-100k, query {_mode}")
     register_net(f"vit-100k-{_mode}-v1", ViT, dataclasses.replace(_VIT["100k"], **_q), f"vit-100k, query {_mode}")

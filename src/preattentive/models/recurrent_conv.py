@@ -178,6 +178,6 @@ class Recall(VisionNet):
 register_net("blt-30k-v1", BLT, BLTConfig(channels=(16, 20, 28)), "BLT, 3 layers, ~30k params, 4 steps")
 register_net("blt-100k-v1", BLT, BLTConfig(channels=(24, 40, 56)), "BLT, 3 layers, ~100k params, 4 steps")
 for _mode in ("late", "film"):
-    register_net(f"blt-100k-{_mode}-v1", BLT, BLTConfig(channels=(24, 40, 56), conditioning=_mode, num_queries=4))
+    register_net(f"blt-100k-{_mode}-v1", BLT, BLTConfig(channels=(24, 40, 56), conditioning=_mode, num_queries=8))
 register_net("recall-16-v1", Recall, RecallConfig(width=16), "Deep-Thinking recall net, width 16, 10 steps")
 register_net("recall-32-v1", Recall, RecallConfig(width=32), "Deep-Thinking recall net, width 32, 10 steps")

@@ -136,4 +136,4 @@ class HGRUNet(VisionNet):
 
 register_net("hgru-16-v1", HGRUNet, HGRUConfig(), "one hGRU layer, 16 channels, 7x7 kernel, 8 steps")
 for _mode in ("late", "film"):
-    register_net(f"hgru-16-{_mode}-v1", HGRUNet, HGRUConfig(conditioning=_mode, num_queries=4))
+    register_net(f"hgru-16-{_mode}-v1", HGRUNet, HGRUConfig(conditioning=_mode, num_queries=8))
