@@ -1,0 +1,156 @@
+"""Contrastive CLIP training on ``scenes`` captions generated on the fly, with optional NegCLIP hard negatives.
+
+Radford et al. 2021: symmetric InfoNCE with a learned temperature. Yuksekgonul et al. 2023 (NegCLIP): a batch that
+holds each scene next to its twin with two objects swapped forces the model to read *which object is where*;
+random batches leave it a bag of words (colours and shapes right, relations at chance). Both modes are here
+because the contrast is itself a result.
+
+Run layout (``out/``): ``run.json`` (``"kind": "clip"``), ``metrics.jsonl``, ``model/`` (``save_pretrained`` +
+processor + tokenizer), ``checkpoint/`` (safetensors weights + AdamW state, for ``resume=True``).
+
+Example
+-------
+>>> run = train_clip(preset="clip-tiny", hard_negatives=True, minutes=4, out="runs/clip-hn")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from preattentive.training.vlm_runs import CLOCKS, BudgetSchedule, RunWriter, configure_threads
+
+
+@dataclass(frozen=True)
+class ClipTrainConfig:
+    """Everything that determines a CLIP training run (saved resolved in ``run.json``)."""
+
+    preset: str = "clip-tiny"  # models.clip preset id
+    hard_negatives: bool = True  # NegCLIP: each scene with its swapped twin in the same batch
+    batch_size: int = 128  # image-caption pairs per step (scenes + twins when hard_negatives)
+    lr: float = 1e-3  # peak AdamW learning rate
+    weight_decay: float = 0.1  # on matrices only (not biases, norms, embeddings' scale)
+    warmup_steps: int = 50  # linear warm-up, steps
+    steps: int = 3000  # step limit (also the cosine horizon when no time budget is given)
+    minutes: float | None = 4.0  # time budget, minutes of `clock`; None = run all `steps`
+    clock: str = "cpu"  # "cpu": process CPU time (all threads; comparable on a shared machine) or "wall"
+    seed: int = 0  # weight init and data stream
+    scenes: dict[str, Any] = field(default_factory=dict)  # scenes-v1 parameter overrides
+    holdout_fraction: float = 0.25  # caption classes held out of training (whole swap pairs)
+    eval_every: int = 100  # steps between held-out zero-shot checks (0 = only at the end)
+    eval_n: int = 288  # held-out images per check
+    threads: int | None = None  # torch threads; None = leave torch's default
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 2 or (self.hard_negatives and self.batch_size % 2):
+            raise ValueError(f"batch_size={self.batch_size}: expected an even number >= 2")
+        if self.minutes is not None and self.minutes <= 0:
+            raise ValueError(f"minutes={self.minutes}: expected > 0 or None")
+        if self.clock not in CLOCKS:
+            raise ValueError(f"clock={self.clock!r}: expected one of {', '.join(CLOCKS)}")
+
+
+def clip_loss(logits_per_image: torch.Tensor, same: torch.Tensor) -> torch.Tensor:
+    """Symmetric InfoNCE; ``same[i, j]`` marks caption j as a correct caption for image i (duplicates allowed).
+
+    With distinct captions ``same`` is the identity and this is CLIP's loss exactly. Equal captions in one batch
+    share the probability mass instead of being pushed apart as false negatives.
+    """
+    targets = same.float() / same.float().sum(1, keepdim=True)  # (B, B), rows sum to 1
+    return (F.cross_entropy(logits_per_image, targets) + F.cross_entropy(logits_per_image.T, targets.T)) / 2
+
+
+def clip_step_loss(model: Any, pixel_values: torch.Tensor, tokens: dict[str, torch.Tensor],
+                   captions: list[str]) -> torch.Tensor:
+    """The loss of one batch (the logit scale is clamped to 100 as in CLIP)."""
+    img = F.normalize(model.get_image_features(pixel_values=pixel_values).pooler_output, dim=-1)  # (B, D)
+    txt = F.normalize(model.get_text_features(**tokens).pooler_output, dim=-1)  # (B, D)
+    scale = model.logit_scale.clamp(max=math.log(100.0)).exp()
+    ids = {c: k for k, c in enumerate(dict.fromkeys(captions))}
+    cid = torch.tensor([ids[c] for c in captions], device=img.device)
+    return clip_loss(scale * img @ txt.T, cid[:, None] == cid[None, :])
+
+
+def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (decay if p.ndim >= 2 and "embedding" not in name else no_decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def train_clip(config: ClipTrainConfig | None = None, *, out: str | os.PathLike, resume: bool = False,
+               **fields: Any) -> Path:
+    """Train a CLIP from a preset on ``scenes`` captions; return the run directory.
+
+    Parameters
+    ----------
+    config : a :class:`ClipTrainConfig`; keyword ``fields`` override it (or build one when it is None).
+    out : run directory (created; an existing finished run is an error unless ``resume``).
+    resume : continue from ``out/checkpoint`` (the time budget counts afresh).
+
+    Example
+    -------
+    >>> run = train_clip(preset="clip-tiny", hard_negatives=False, minutes=4, out="runs/clip-bow")  # doctest: +SKIP
+    >>> from preattentive.models.clip import load_clip
+    >>> clip = load_clip(run)  # doctest: +SKIP
+    """
+    from preattentive.models.clip import build_clip
+    from preattentive.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+    from preattentive.training.vlm_data import SceneCaptions, zero_shot_accuracy
+
+    cfg = dataclasses.replace(config or ClipTrainConfig(), **fields)
+    configure_threads(cfg.threads)
+    data = SceneCaptions(cfg.scenes, holdout_fraction=cfg.holdout_fraction, seed=cfg.seed)
+    writer = RunWriter(out, "clip", cfg, task=data.task(), resume=resume)
+    clip = build_clip(cfg.preset, texts=data.texts(), seed=cfg.seed)
+    model = clip.model.train()
+    opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
+    step, spent, horizon = 0, 0.0, None
+    ckpt = latest_checkpoint(writer.dir / "checkpoint") if resume else None
+    if ckpt is not None:
+        state = load_checkpoint(ckpt, model, opt, restore_rng=False)
+        step, spent, horizon = state.step, float(state.elapsed.get(cfg.clock, 0.0)), state.extra.get("horizon")
+    sched = BudgetSchedule(opt, cfg.warmup_steps, cfg.steps, cfg.minutes, horizon=horizon, done=step)
+    n_pairs = cfg.batch_size // 2 if cfg.hard_negatives else cfg.batch_size
+    clock = CLOCKS[cfg.clock]
+    start, wall0, first = clock(), time.perf_counter(), step
+    while step < cfg.steps:
+        images, captions = data.batch(step, n_pairs, hard_negatives=cfg.hard_negatives)
+        loss = clip_step_loss(model, clip.pixel_values(images), clip.tokens(captions), captions)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        elapsed = clock() - start  # seconds of the budget's clock
+        sched.after_step(step, step - first, elapsed)
+        writer.log({"step": step, "loss": round(float(loss.detach()), 5), "lr": opt.param_groups[0]["lr"],
+                    "temperature": round(float(1 / model.logit_scale.detach().exp()), 5),
+                    f"{cfg.clock}_s": round(elapsed, 2), "wall_s": round(time.perf_counter() - wall0, 2)})
+        if cfg.eval_every and step % cfg.eval_every == 0:
+            model.eval()
+            writer.log({"step": step, **_prefixed(zero_shot_accuracy(clip, data, n=cfg.eval_n))})
+            model.train()
+        if cfg.minutes is not None and elapsed > 60 * cfg.minutes:
+            break
+    used = spent + clock() - start
+    save_checkpoint(writer.dir / "checkpoint", model, opt, step=step, elapsed={cfg.clock: used},
+                    extra={"horizon": sched.horizon})
+    model.eval()
+    final = zero_shot_accuracy(clip, data, n=cfg.eval_n)
+    writer.log({"step": step, **_prefixed(final)})
+    return writer.finish(clip.save, steps=step, **{f"{cfg.clock}_s": round(used, 1)},
+                         wall_s=round(time.perf_counter() - wall0, 1), metrics=final)
+
+
+def _prefixed(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {f"eval/{k}": v for k, v in metrics.items()}

@@ -1,0 +1,172 @@
+"""Two-stage LLaVA training on stimulus questions: projector on captions, then projector + LM on Q/A pairs.
+
+Liu et al. 2023 (NeurIPS, LLaVA): stage 1 (feature alignment) trains only the projection W on image → caption
+with the vision tower and the LM frozen; stage 2 (instruction tuning) trains W and the LM on question/answer
+pairs. Here the captions and the stage-2 questions come from ``scenes`` (colour, shape, count, relation,
+caption) plus every other stimulus family's ``question``/``answer``; the loss counts answer tokens only.
+
+The good recipe, and the default: a frozen vision tower from a tiny CLIP trained with swap hard negatives
+(``vision=None`` trains one first, into ``out/vision``). ``vision="scratch", freeze_vision=False`` gives the
+end-to-end contrast. Run layout as for CLIP (``run.json`` with ``"kind": "llava"``, ``metrics.jsonl``,
+``model/``, ``checkpoint/``).
+
+Example
+-------
+>>> run = train_llava(vision="runs/clip-hn", out="runs/llava-tiny")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from preattentive.training.vlm_runs import CLOCKS, BudgetSchedule, RunWriter, configure_threads
+
+
+@dataclass(frozen=True)
+class LlavaTrainConfig:
+    """Everything that determines a LLaVA training run (saved resolved in ``run.json``)."""
+
+    preset: str = "llava-tiny"  # models.llava preset id
+    projector: str = "mlp2x_gelu"  # "linear" (v1) or "mlp2x_gelu" (v1.5)
+    vision: str | None = None  # CLIP run/dir/hub id; None = train clip-tiny with hard negatives first; "scratch"
+    freeze_vision: bool = True  # keep the tower fixed in both stages (the paper's recipe)
+    clip_minutes: float = 4.0  # budget of the CLIP trained when vision is None, minutes
+    batch_size: int = 32  # (image, question, answer) triples per step
+    stage1_steps: int = 2000  # projector-only steps on describe → caption (limit)
+    stage1_minutes: float | None = 1.0  # stage-1 budget, minutes of `clock`
+    stage1_lr: float = 2e-3  # peak learning rate, stage 1
+    stage2_steps: int = 5000  # projector + LM steps on Q/A (limit)
+    stage2_minutes: float | None = 3.5  # stage-2 budget, minutes of `clock`
+    stage2_lr: float = 1e-3  # peak learning rate, stage 2
+    clock: str = "cpu"  # budget clock: "cpu" (process CPU time, all threads) or "wall"
+    warmup_steps: int = 30  # linear warm-up per stage, steps
+    weight_decay: float = 0.0  # AdamW weight decay (LLaVA uses none)
+    other_fraction: float = 0.25  # share of stage-2 samples from the other stimulus families
+    scenes: dict[str, Any] = field(default_factory=dict)  # scenes-v1 parameter overrides
+    eval_n: int = 256  # held-out scenes questions in the final check
+    eval_every: int = 0  # steps between checks during stage 2 (0 = only at the end)
+    max_new_tokens: int = 16  # generation limit when evaluating
+    seed: int = 0  # weight init and data streams
+    threads: int | None = None  # torch threads; None = torch's default
+
+    def __post_init__(self) -> None:
+        if self.clock not in CLOCKS:
+            raise ValueError(f"clock={self.clock!r}: expected one of {', '.join(CLOCKS)}")
+        if not 0.0 <= self.other_fraction <= 1.0:
+            raise ValueError(f"other_fraction={self.other_fraction}: expected a fraction in [0, 1]")
+
+
+def _trainable(llava: Any, stage: int, freeze_vision: bool) -> list[torch.nn.Parameter]:
+    """Stage 1: projector only. Stage 2: projector + LM (+ tower when not frozen)."""
+    m = llava.model.model
+    for p in llava.model.parameters():
+        p.requires_grad_(False)
+    parts = [m.multi_modal_projector] + ([m.language_model, llava.model.lm_head] if stage == 2 else [])
+    if not freeze_vision:
+        parts.append(m.vision_tower)  # note: layer -2 features leave the last ViT block without gradient
+    if stage == 2 and hasattr(m, "image_newline"):
+        m.image_newline.requires_grad_(True)
+    for part in parts:
+        for p in part.parameters():
+            p.requires_grad_(True)
+    return [p for p in llava.model.parameters() if p.requires_grad]
+
+
+def _run_stage(llava: Any, stage: int, batch_fn: Callable[[int], tuple], cfg: LlavaTrainConfig, writer: RunWriter,
+               *, resume: bool) -> dict[str, Any]:
+    """One training stage with its own AdamW, schedule, budget and checkpoint; returns a summary."""
+    from preattentive.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+
+    steps, minutes, lr = ((cfg.stage1_steps, cfg.stage1_minutes, cfg.stage1_lr) if stage == 1
+                          else (cfg.stage2_steps, cfg.stage2_minutes, cfg.stage2_lr))
+    params = _trainable(llava, stage, cfg.freeze_vision)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
+    root = writer.dir / "checkpoint"
+    ckpt = latest_checkpoint(root) if resume else None
+    if ckpt is not None:  # resume is per stage: a checkpoint is written when a stage ends
+        import json
+
+        load_checkpoint(ckpt, llava.model, None, restore_rng=False)
+        if json.loads((ckpt / "state.json").read_text())["extra"].get("stage", 0) >= stage:
+            return {"stage": stage, "steps": 0, "skipped": "finished before resume"}
+    sched = BudgetSchedule(opt, cfg.warmup_steps, steps, minutes)
+    llava.model.train()
+    clock = CLOCKS[cfg.clock]
+    start, wall0, step, losses = clock(), time.perf_counter(), 0, []
+    while step < steps:
+        images, questions, answers = batch_fn(step)
+        loss = llava.loss(llava.batch(images, questions, answers))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        elapsed = clock() - start  # seconds of the budget's clock
+        sched.after_step(step, step, elapsed)
+        losses.append(float(loss.detach()))
+        writer.log({"stage": stage, "step": step, "loss": round(losses[-1], 5), "lr": opt.param_groups[0]["lr"],
+                    f"{cfg.clock}_s": round(elapsed, 2), "wall_s": round(time.perf_counter() - wall0, 2)})
+        if minutes is not None and elapsed > 60 * minutes:
+            break
+    used = clock() - start
+    save_checkpoint(root, llava.model, opt, step=step, elapsed={cfg.clock: used}, extra={"stage": stage})
+    llava.model.eval()
+    head = sum(losses[:10]) / max(len(losses[:10]), 1)
+    tail = sum(losses[-10:]) / max(len(losses[-10:]), 1)
+    return {"stage": stage, "steps": step, f"{cfg.clock}_s": round(used, 1),
+            "wall_s": round(time.perf_counter() - wall0, 1), "trainable": sum(p.numel() for p in params),
+            "loss_first10": round(head, 4), "loss_last10": round(tail, 4)}
+
+
+def train_llava(config: LlavaTrainConfig | None = None, *, out: str | Path, resume: bool = False,
+                **fields: Any) -> Path:
+    """Train a LLaVA in two stages on stimulus questions; return the run directory.
+
+    Parameters
+    ----------
+    config : a :class:`LlavaTrainConfig`; keyword ``fields`` override it (or build one when it is None).
+    out : run directory (an existing run is an error unless ``resume``).
+    resume : continue from ``out/checkpoint`` (a finished stage is not repeated).
+
+    Example
+    -------
+    >>> run = train_llava(vision="runs/clip-hn", stage1_minutes=1, stage2_minutes=3.5, out="runs/llava")  # doctest: +SKIP
+    >>> from preattentive.models.llava import load_llava
+    >>> load_llava(run).generate([image], ["what color is the circle?"])  # doctest: +SKIP
+    """
+    from preattentive.models.clip import build_clip, load_clip
+    from preattentive.models.llava import build_llava
+    from preattentive.training.clip import train_clip
+    from preattentive.training.vlm_data import QAStream, qa_accuracy
+
+    cfg = dataclasses.replace(config or LlavaTrainConfig(), **fields)
+    configure_threads(cfg.threads)
+    data = QAStream(cfg.scenes, other_fraction=cfg.other_fraction, seed=cfg.seed)
+    writer = RunWriter(out, "llava", cfg, task=data.task(), resume=resume)
+    vision_source = cfg.vision
+    if cfg.vision is None:  # the good recipe: a tiny CLIP trained with swap hard negatives
+        vdir = writer.dir / "vision"
+        if not (resume and (vdir / "model" / "config.json").is_file()):
+            train_clip(out=vdir, hard_negatives=True, minutes=cfg.clip_minutes, clock=cfg.clock, seed=cfg.seed,
+                       scenes=cfg.scenes,
+                       threads=cfg.threads, resume=resume and (vdir / "run.json").is_file())
+        clip, vision_source = load_clip(vdir), str(vdir)
+    elif cfg.vision == "scratch":
+        clip = build_clip("clip-tiny", texts=data.scenes_texts(), seed=cfg.seed)
+    else:
+        clip = load_clip(cfg.vision)
+    llava = build_llava(cfg.preset, vision=clip, texts=data.texts(), projector=cfg.projector, seed=cfg.seed)
+    del clip
+    stages = [_run_stage(llava, 1, data.caption_batch_fn(cfg.batch_size), cfg, writer, resume=resume),
+              _run_stage(llava, 2, data.qa_batch_fn(cfg.batch_size), cfg, writer, resume=resume)]
+    for s in stages:
+        writer.log({"summary": s})
+    final = qa_accuracy(llava, n=cfg.eval_n, scenes=cfg.scenes, max_new_tokens=cfg.max_new_tokens)
+    writer.log({"eval": final})
+    return writer.finish(llava.save, stages=stages, metrics=final, vision=vision_source)
