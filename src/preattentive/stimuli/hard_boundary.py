@@ -1,1 +1,256 @@
-"""(being written) stimulus family module: hard_boundary."""
+"""hard-boundary-v1: identify a shape whose boundary is faint (luminance), second-order (texture) or illusory (Kanizsa).
+
+Also home of the four equal-area shapes (:data:`SHAPES`) that ``figure-ground-v1`` reuses for its shape task.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from preattentive.stimuli import register_family
+from preattentive.stimuli.base import Params, ParamError, StimulusFamily, Trial, check_choice, check_range
+from preattentive.stimuli.render import draw_disk, fill_polygon
+
+# ----------------------------------------------------------------------------------------- shapes
+# Four shapes of EQUAL AREA (that of a circle of diameter d), so that no shape can be told from another by
+# its total luminance, texture count or inducer ink alone. All are centred on their bounding box.
+SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "diamond")
+_SQ = np.sqrt(np.pi) / 2  # square side / d (area pi d^2 / 4)
+_TRI = np.sqrt(np.pi / np.sqrt(3))  # equilateral-triangle side / d
+MAX_HALF_EXTENT = _TRI / 2  # largest half-width of any shape / d (the triangle's base: 0.673 d)
+
+
+def shape_half_extent(shape: str, d: float) -> tuple[float, float]:
+    """Half height and half width (px) of ``shape`` with equal-area diameter ``d`` px."""
+    if shape == "circle":
+        return d / 2, d / 2
+    if shape == "square":
+        return _SQ * d / 2, _SQ * d / 2
+    if shape == "diamond":
+        return _SQ * d / np.sqrt(2), _SQ * d / np.sqrt(2)
+    if shape == "triangle":
+        return _TRI * d * np.sqrt(3) / 4, _TRI * d / 2
+    raise ParamError(f"shape={shape!r}: expected one of {', '.join(SHAPES)}")
+
+
+def shape_polygon(shape: str, center: Any, d: float, n_circle: int = 48) -> np.ndarray:
+    """Vertices (N, 2) (row, col) of ``shape`` with equal-area diameter ``d`` px centred at ``center``.
+
+    The circle is a regular ``n_circle``-gon; the triangle points up (apex first); the diamond is the
+    square turned by 45 degrees.
+
+    Example
+    -------
+    >>> shape_polygon("square", (10.0, 10.0), 4.0).round(2).tolist()[0]
+    [8.23, 8.23]
+    """
+    hh, hw = shape_half_extent(shape, d)
+    if shape == "circle":
+        a = np.linspace(0, 2 * np.pi, n_circle, endpoint=False)
+        v = np.stack([-np.sin(a) * hh, np.cos(a) * hw], axis=1)
+    elif shape == "square":
+        v = np.array([(-hh, -hw), (-hh, hw), (hh, hw), (hh, -hw)])
+    elif shape == "diamond":
+        v = np.array([(-hh, 0.0), (0.0, hw), (hh, 0.0), (0.0, -hw)])
+    else:  # triangle, apex up
+        v = np.array([(-hh, 0.0), (hh, hw), (hh, -hw)])
+    return v + np.asarray(center, np.float64)
+
+
+def shape_vertices_for_inducers(shape: str, center: Any, d: float) -> np.ndarray:
+    """Where Kanizsa inducers sit (N, 2): polygon corners, or 6 points on the circle (top first)."""
+    if shape == "circle":
+        a = np.pi / 2 + np.arange(6) * np.pi / 3
+        return np.stack([-np.sin(a), np.cos(a)], axis=1) * (d / 2) + np.asarray(center, np.float64)
+    return shape_polygon(shape, center, d)
+
+
+def shape_perimeter(shape: str, d: float) -> float:
+    """Contour length (px) of ``shape`` with equal-area diameter ``d``."""
+    return {"circle": np.pi * d, "square": 4 * _SQ * d, "diamond": 4 * _SQ * d, "triangle": 3 * _TRI * d}[shape]
+
+
+def shape_contains(shape: str, center: Any, d: float, points: np.ndarray) -> np.ndarray:
+    """Whether each point (..., 2) (row, col) lies inside ``shape`` (exact geometry; the circle is round).
+
+    Example
+    -------
+    >>> shape_contains("circle", (0.0, 0.0), 2.0, np.array([[0.0, 0.9], [0.0, 1.1]])).tolist()
+    [True, False]
+    """
+    pts = np.asarray(points, np.float64)
+    return _contains(shape, pts[..., 0] - center[0], pts[..., 1] - center[1], d)
+
+
+def _contains(shape: str, r: np.ndarray, c: np.ndarray, d: float) -> np.ndarray:
+    """Inside test on broadcastable offsets ``r``, ``c`` (px) from the shape centre."""
+    hh, hw = shape_half_extent(shape, d)
+    if shape == "circle":
+        return r * r + c * c <= hh * hh
+    if shape == "square":
+        return (np.abs(r) <= hh) & (np.abs(c) <= hw)
+    if shape == "diamond":
+        return np.abs(r) + np.abs(c) <= hh
+    return (r <= hh) & (np.abs(c) <= (r + hh) * (hw / (2 * hh)))  # triangle, apex at r = -hh
+
+
+def shape_mask(size: int, shape: str, center: Any, d: float) -> np.ndarray:
+    """Bool (size, size) mask of the pixels whose centres (at integer (row, col)) lie inside ``shape``."""
+    ax = np.arange(size, dtype=np.float32)
+    return _contains(shape, (ax - np.float32(center[0]))[:, None], (ax - np.float32(center[1]))[None, :], d)
+
+
+# ----------------------------------------------------------------------------------------- family
+BOUNDARIES = ("luminance", "texture", "illusory")
+GRATING_AMPLITUDE = 0.3  # texture: grating amplitude around mid-grey, fraction of the full range
+N_INDUCERS = {"circle": 6, "square": 4, "diamond": 4, "triangle": 3}  # illusory: inducers per shape
+
+
+@dataclass(frozen=True)
+class HardBoundaryParams(Params):
+    """Parameters of ``hard-boundary-v1`` (lengths as fractions of the image side unless stated)."""
+
+    boundary: str = "luminance"  # luminance | texture | illusory
+    figure_size: float = 0.45  # shape size: diameter of the equal-area circle, fraction of the image side
+    contrast: float = 0.3  # luminance: |shape - background| grey difference, fraction of the full range
+    orientation_contrast: float = 90.0  # texture: angle between figure and ground gratings, deg
+    support_ratio: float = 0.5  # illusory: fraction of the contour drawn by the inducers (Shipley & Kellman 1992)
+    noise: float = 0.0  # s.d. of Gaussian pixel noise, fraction of the full range
+    cycles: float = 10.0  # texture: grating cycles per image side (wavelength = size / cycles px, >= 3 px)
+    inducer_contrast: float = 0.8  # illusory: |inducer - background| grey difference, fraction of full range
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_range("size", self.size, 32, 448)
+        check_choice("boundary", self.boundary, BOUNDARIES)
+        check_range("figure_size", self.figure_size, 0.3, 0.7)
+        check_range("contrast", self.contrast, 0.01, 0.5)
+        check_range("orientation_contrast", self.orientation_contrast, 10.0, 90.0)
+        check_range("support_ratio", self.support_ratio, 0.1, 0.8)
+        check_range("noise", self.noise, 0.0, 0.2)
+        check_range("cycles", self.cycles, 2.0, self.size / 3)
+        check_range("inducer_contrast", self.inducer_contrast, 0.2, 0.9)
+        if self.boundary == "luminance" and self.noise > 2 * self.contrast:
+            # Beyond this the matched-filter margin between shapes falls to a few s.d. at 64 px (label noise).
+            raise ParamError(f"noise={self.noise} with contrast={self.contrast}: expected noise <= 2 * contrast")
+        if self.margin() > self.size / 2:
+            raise ParamError(f"figure_size={self.figure_size} does not fit a {self.size} px image with its "
+                             f"inducers; expected figure_size <= {self.max_figure_size():.2f}")
+
+    def inducer_radius(self, shape: str) -> float:
+        """Inducer radius (px): support ratio x contour length / (2 x inducers), after Kanizsa's pac-men."""
+        d = self.figure_size * self.size
+        return self.support_ratio * shape_perimeter(shape, d) / (2 * N_INDUCERS[shape])
+
+    def margin(self) -> float:
+        """Smallest distance (px) from the shape centre to the image border that keeps everything inside."""
+        r = max(self.inducer_radius(s) for s in SHAPES) if self.boundary == "illusory" else 0.0
+        return MAX_HALF_EXTENT * self.figure_size * self.size + r + 1.0
+
+    def max_figure_size(self) -> float:
+        r_per_d = (self.support_ratio * max(shape_perimeter(s, 1.0) / (2 * N_INDUCERS[s]) for s in SHAPES)
+                   if self.boundary == "illusory" else 0.0)
+        return (self.size / 2 - 1.0) / ((MAX_HALF_EXTENT + r_per_d) * self.size)
+
+
+def _to_rgb(grey: np.ndarray) -> np.ndarray:
+    """(H, W) float in [0, 1] -> (H, W, 3) uint8."""
+    g = np.clip(grey * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return np.repeat(g[:, :, None], 3, axis=2)
+
+
+def _alpha(size: int, shape: str, center: np.ndarray, d: float) -> np.ndarray:
+    """Anti-aliased coverage (H, W) float32 in [0, 1] of the shape."""
+    canvas = np.zeros((size, size), np.uint8)
+    fill_polygon(canvas, shape_polygon(shape, center, d), (255,), aa=True)
+    return canvas.astype(np.float32) * np.float32(1 / 255)
+
+
+@register_family
+class HardBoundary(StimulusFamily):
+    """Shape identification with hard-to-see boundaries — von der Heydt, Peterhans & Baumgartner 1984; Kanizsa 1955.
+
+    Which of four equal-area shapes (circle, square, triangle, diamond) is in the image? The boundary is
+    ``luminance`` (a low-contrast shape in Gaussian pixel noise), ``texture`` (second order: a grating patch
+    whose orientation differs from the surrounding grating, same mean luminance and amplitude, random phases;
+    cf. the orientation-defined figures of Lamme 1995), or ``illusory`` (Kanizsa 1955: dark inducers on a light
+    ground whose notches align along the shape's contour, the shape itself has the background's luminance;
+    V2 cells respond to such contours, von der Heydt et al. 1984, Science 224:1260). Polygons get one
+    pac-man per corner (3 for the triangle, 4 for square and diamond); the circle, which has no corners, gets 6
+    notched disks evenly spaced on its contour, each notched by the circle's arc (curved illusory contour).
+    Inducer radius follows the support ratio (real / total contour length; Shipley & Kellman 1992).
+
+    Difficulty: ``contrast`` and ``noise`` (luminance), ``orientation_contrast`` and ``noise`` (texture),
+    ``support_ratio`` and ``noise`` (illusory). Meta: ``shape``, ``center`` [row, col] px, ``diameter`` px (of
+    the equal-area circle), ``boundary``, ``mask`` (bool (H, W) pixels inside the shape), ``polarity``
+    (luminance), ``figure_orientation``/``ground_orientation`` deg (texture), ``inducers`` [[row, col], ...] and
+    ``inducer_radius`` px (illusory).
+    """
+
+    id = "hard-boundary-v1"
+    citation = ("von der Heydt, Peterhans & Baumgartner 1984, Science 224:1260; Kanizsa 1955, Riv. Psicol. 49:7; "
+                "Lamme 1995, J. Neurosci. 15:1605")
+    ParamsType = HardBoundaryParams
+    n_classes = len(SHAPES)
+    ladder = (
+        dict(contrast=0.3, orientation_contrast=90.0, support_ratio=0.5, noise=0.0),
+        dict(contrast=0.15, orientation_contrast=60.0, support_ratio=0.42, noise=0.03),
+        dict(contrast=0.08, orientation_contrast=45.0, support_ratio=0.34, noise=0.05),
+        dict(contrast=0.05, orientation_contrast=30.0, support_ratio=0.27, noise=0.07),
+        dict(contrast=0.04, orientation_contrast=20.0, support_ratio=0.2, noise=0.08),
+    )
+    difficulty_keys = ("figure_size", "contrast", "orientation_contrast", "support_ratio", "noise")
+
+    def _make(self, rng: np.random.Generator, label: int, p: Params) -> Trial:
+        assert isinstance(p, HardBoundaryParams)
+        S, shape = p.size, SHAPES[label]
+        d = p.figure_size * S  # px
+        m = p.margin()
+        center = rng.uniform(m, S - m, size=2) - 0.5  # (row, col) px; pixel centres sit at integers
+        meta: dict[str, Any] = {"shape": shape, "center": [round(float(center[0]), 3), round(float(center[1]), 3)],
+                                "diameter": round(float(d), 3), "boundary": p.boundary,
+                                "mask": shape_mask(S, shape, center, d)}
+        difficulty: dict[str, Any] = {"figure_size": p.figure_size, "noise": p.noise}
+        if p.boundary == "luminance":
+            sign = 1.0 if rng.random() < 0.5 else -1.0  # brighter or darker than the background
+            grey = 0.5 + np.float32(sign * p.contrast) * _alpha(S, shape, center, d)
+            meta["polarity"] = "light" if sign > 0 else "dark"
+            difficulty["contrast"] = p.contrast
+            prompt = "a faint {} on a grey background"
+        elif p.boundary == "texture":
+            # Orientations symmetric about vertical (90 -+ contrast/2) so both textures have the same pixel statistics.
+            thetas = np.deg2rad(90.0 + np.array([-0.5, 0.5]) * p.orientation_contrast)
+            if rng.random() < 0.5:
+                thetas = thetas[::-1]
+            phases = rng.uniform(0, 2 * np.pi, size=2)
+            k = 2 * np.pi * p.cycles / S  # rad / px
+            rr = np.arange(S, dtype=np.float32)[:, None]
+            cc = np.arange(S, dtype=np.float32)[None, :]
+            # A grating with stripes at angle theta (ccw from horizontal) varies along (sin theta, cos theta) in (x, y-down).
+            fig, gnd = (np.cos(k * (cc * np.sin(t) + rr * np.cos(t)) + ph) for t, ph in zip(thetas, phases))
+            a = _alpha(S, shape, center, d)
+            grey = 0.5 + GRATING_AMPLITUDE * (gnd + a * (fig - gnd))
+            meta["figure_orientation"], meta["ground_orientation"] = (round(float(np.rad2deg(t)), 3) for t in thetas)
+            difficulty["orientation_contrast"] = p.orientation_contrast
+            prompt = "a {} made of differently oriented stripes"
+        else:
+            r = p.inducer_radius(shape)
+            bg, ink = 0.5 + p.inducer_contrast / 2, 0.5 - p.inducer_contrast / 2  # dark inducers on light (Kanizsa)
+            canvas = np.full((S, S), int(round(bg * 255)), np.uint8)
+            verts = shape_vertices_for_inducers(shape, center, d)
+            for v in verts:
+                draw_disk(canvas, v, r, (int(round(ink * 255)),), aa=True)
+            fill_polygon(canvas, shape_polygon(shape, center, d), (int(round(bg * 255)),), aa=True)
+            grey = canvas.astype(np.float32) * np.float32(1 / 255)
+            meta["inducers"] = np.round(verts, 3).tolist()
+            meta["inducer_radius"] = round(float(r), 3)
+            difficulty["support_ratio"] = p.support_ratio
+            prompt = "an illusory {} outlined by notched black disks"
+        if p.noise > 0:
+            grey = grey + rng.standard_normal((S, S), dtype=np.float32) * np.float32(p.noise)
+        return Trial(image=_to_rgb(grey), label=label,
+                     question="Which shape is hidden in this image: a circle, a square, a triangle or a diamond?",
+                     choices=SHAPES, prompts=tuple(prompt.format(s) for s in SHAPES), difficulty=difficulty, meta=meta)
