@@ -30,7 +30,7 @@ def shape_of(mask: np.ndarray) -> str:
     cs, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     hull = cv2.convexHull(np.concatenate(cs))
     solidity = len(ys) / (cv2.contourArea(hull) + cv2.arcLength(hull, True) / 2 + 1)  # Pick-style pixel hull
-    if extent > 0.92:
+    if extent > 0.97:
         return "square"
     if offset > 0.1:
         return "triangle"

@@ -108,8 +108,8 @@ def shape_vertices(shape: str, center: Sequence[float], half: float, angle: floa
     """Vertices (N, 2) (row, col) of a polygonal shape in the box ``center +- half`` px, rotated by ``angle``.
 
     ``angle`` is in radians, counter-clockwise as seen on screen. ``stroke`` is the arm/bar width as a
-    fraction of the full extent ``2 * half`` (cross arms, bar width, T/L strokes). ``"circle"`` is not a
-    polygon: draw it with :func:`draw_disk` (or :func:`draw_shape`).
+    fraction of the full extent ``2 * half`` (cross arms, bar width, T/L strokes); a ``"circle"`` is a
+    regular polygon of ``4 * half`` (16..128) vertices.
 
     Example
     -------
@@ -117,6 +117,9 @@ def shape_vertices(shape: str, center: Sequence[float], half: float, angle: floa
     [[8.0, 8.0], [8.0, 12.0], [12.0, 12.0], [12.0, 8.0]]
     """
     h, w = float(half), float(stroke) * float(half)  # w: half the stroke width, px
+    if shape == "circle":  # a polygon rasterises more evenly than cv2.circle at radii of a few px
+        a = np.arange(n := int(np.clip(4 * h, 16, 128))) * (2 * np.pi / n)
+        return np.asarray(center, np.float64) + h * np.stack([np.sin(a), np.cos(a)], axis=1)
     if shape == "square":
         v = [(-h, -h), (-h, h), (h, h), (h, -h)]
     elif shape == "triangle":  # upright isosceles, base at the bottom
@@ -155,10 +158,15 @@ def draw_shape(img: np.ndarray, shape: str, center: Sequence[float], half: float
     >>> bool((img == COLORS["red"]).all(-1).any())
     True
     """
-    if shape == "circle":
-        draw_disk(img, center, half, color, aa=aa)
-    else:
-        fill_polygon(img, shape_vertices(shape, center, half, angle, stroke), color, aa=aa)
+    if shape == "circle" and not aa:  # pixel centres within the radius: no one-pixel nubs at small radii
+        (r, c), h = center, float(half)
+        r0, r1 = max(int(np.floor(r - h)), 0), min(int(np.ceil(r + h)) + 1, img.shape[0])
+        c0, c1 = max(int(np.floor(c - h)), 0), min(int(np.ceil(c + h)) + 1, img.shape[1])
+        rr, cc = np.ogrid[r0:r1, c0:c1]
+        inside = (rr - r) ** 2 + (cc - c) ** 2 <= h * h
+        img[r0:r1, c0:c1][inside] = np.asarray(color, np.uint8)[: img.shape[2] if img.ndim == 3 else 1]
+        return
+    fill_polygon(img, shape_vertices(shape, center, half, angle, stroke), color, aa=aa)
 
 
 def separated(centers: np.ndarray, radii: np.ndarray, gap: float, metric: str = "box") -> np.ndarray:
@@ -186,3 +194,37 @@ def separated(centers: np.ndarray, radii: np.ndarray, gap: float, metric: str = 
     n = c.shape[1]
     ok |= np.eye(n, dtype=bool)[None]
     return ok.all(axis=(1, 2))
+
+
+def place_sequential(rng: np.random.Generator, half: np.ndarray, size: int, need: np.ndarray, metric: str = "box",
+                     tries: int = 64, border: float = 1.0) -> np.ndarray | None:
+    """Centres (N, 2) for N objects placed one after another, each at the first of ``tries`` uniform candidates
+    that keeps its distance to every object placed before it; ``None`` at a dead end (the caller retries).
+
+    ``half`` (N,) is each object's half-extent (px; centres stay ``half + border`` from the image edge) and
+    ``need`` (N, N) the least separation between objects i and j: ``max(|drow|, |dcol|)`` for ``"box"``, the
+    Euclidean distance for ``"circle"``. Centres lie on the 1/16 px grid that OpenCV draws with.
+
+    Example
+    -------
+    >>> c = place_sequential(np.random.default_rng(0), np.full(3, 4.0), 64, np.full((3, 3), 10.0))
+    >>> c.shape, bool(np.abs(c[0] - c[1]).max() >= 10)
+    ((3, 2), True)
+    """
+    half = np.asarray(half, np.float64)
+    n = len(half)
+    out = np.empty((n, 2))
+    lo, hi = half + border, size - 1 - border - half  # (N,) centre bounds, px
+    u = rng.random((n, tries, 2))  # one draw for all objects: the per-object loop stays cheap
+    cands = np.round((lo[:, None, None] + u * (hi - lo)[:, None, None]) * _SCALE) / _SCALE  # (N, T, 2)
+    for i in range(n):
+        cand = cands[i]
+        if i:
+            d = cand[:, None, :] - out[None, :i]  # (T, i, 2)
+            sep = np.abs(d).max(-1) if metric == "box" else np.sqrt((d ** 2).sum(-1))
+            ok = np.flatnonzero((sep >= need[i, :i]).all(1))
+            if len(ok) == 0:
+                return None
+            cand = cand[ok]
+        out[i] = cand[0]
+    return out
