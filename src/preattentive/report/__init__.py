@@ -27,3 +27,8 @@ Every path is optional; the report draws what it finds and shows a visible note 
 
 Outputs: ``DIR/report.html`` (figures embedded as base64 PNG; all text escaped) and ``DIR/figures/*.png|svg``.
 """
+
+from preattentive.report.build import build_sections, write_report  # noqa: E402
+from preattentive.report.html import FigureItem, Section, TableItem, render_page  # noqa: E402
+
+__all__ = ["FigureItem", "Section", "TableItem", "build_sections", "render_page", "write_report"]

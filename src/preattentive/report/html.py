@@ -27,7 +27,7 @@ class FigureItem:
     """A figure with the file stem it is saved under (``figures/<name>.png|svg``) and its caption."""
 
     name: str  # file stem, e.g. "fg_modulation" (letters, digits, - and _)
-    figure: Any  # a matplotlib Figure
+    figure: Any  # a matplotlib Figure, or PNG bytes (e.g. a preview grid written by another room)
     caption: str = ""  # what is plotted, with n and the CI method
 
 
@@ -127,7 +127,7 @@ def render_page(title: str, sections: list[Section], *, subtitle: str = "", foot
     for s in sections:
         for f in s.figures:
             if f.name not in pngs:
-                pngs[f.name] = figure_png(f.figure)
+                pngs[f.name] = f.figure if isinstance(f.figure, bytes) else figure_png(f.figure)
     nav = " ".join(f'<a href="#{html.escape(_anchor(s))}">{html.escape(s.title)}</a>' for s in sections)
     body = "\n".join(render_section(s, pngs) for s in sections)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'

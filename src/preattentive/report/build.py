@@ -1,0 +1,248 @@
+"""Read a study directory (layout in :mod:`preattentive.report`) and write ``report.html`` plus its figures.
+
+Example
+-------
+>>> path = write_report("runs/demo")  # doctest: +SKIP
+>>> path.name  # doctest: +SKIP
+'report.html'
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from preattentive.report.html import FigureItem, Section, TableItem, figure_png, render_page
+
+SECTIONS = ("overview", "stimuli", "evaluation", "comparisons", "answers", "training", "physiology", "general")
+
+
+def _read_json(p: Path, default: Any) -> Any:
+    try:
+        return json.loads(p.read_text()) if p.is_file() else default
+    except json.JSONDecodeError:
+        return default
+
+
+def read_notes(study: Path) -> dict[str, list[str]]:
+    """``notes.json`` grouped by section (unknown sections go under "general")."""
+    out: dict[str, list[str]] = {}
+    raw = _read_json(study / "notes.json", [])
+    for n in raw if isinstance(raw, list) else []:
+        if isinstance(n, dict) and n.get("text"):
+            sec = n.get("section", "general")
+            out.setdefault(sec if sec in SECTIONS else "general", []).append(str(n["text"]))
+        elif isinstance(n, str):
+            out.setdefault("general", []).append(n)
+    return out
+
+
+def _examples(ev: pd.DataFrame, per_level: int = 1, max_cols: int = 6) -> tuple[pd.DataFrame, list[str]]:
+    """Regenerate one example trial per (family, level) from the seeds and parameters in the eval rows."""
+    from preattentive import stimuli
+
+    rows, missing = [], []
+    for fam, d in ev.groupby("family", sort=True):
+        if fam not in stimuli.REGISTRY:
+            missing.append(fam)
+            continue
+        first = d.sort_values(["level", "params", "index"]).groupby("level", sort=True).head(per_level)
+        for r in first.head(max_cols * per_level).itertuples():
+            tr = stimuli.make(fam, seed=int(r.seed), **json.loads(r.params)).trial(int(r.index))
+            rows.append({"family": fam, "level": int(r.level), "image": tr.image, "answer": tr.answer,
+                         "question": tr.question})
+    return pd.DataFrame(rows, columns=["family", "level", "image", "answer", "question"]), missing
+
+
+def _png_file(p: Path) -> bytes | None:
+    data = p.read_bytes()
+    return data if data[:8] == b"\x89PNG\r\n\x1a\n" else None
+
+
+def _eval_sections(study: Path, ev: pd.DataFrame, notes: dict[str, list[str]]) -> list[Section]:
+    from preattentive.evaluation import accuracy_table, compare_all, psychometric_table
+    from preattentive.report.figures import overview_figure, psychometric_figure, stimulus_figure
+
+    out: list[Section] = []
+    acc = accuracy_table(ev) if not ev.empty else None
+    fits = psychometric_table(ev) if not ev.empty else None
+    models = sorted({f"{m} · {k}" for m, k in zip(ev["model"], ev["method"])}) if not ev.empty else []
+
+    ov = Section("At a glance", "How well does each model do on each stimulus family, pooled over difficulty?",
+                 notes=notes.get("overview", []))
+    if acc is not None:
+        n_trials = len(ev)
+        ov.text = (f"{len(models)} model × method combination(s), {ev['family'].nunique()} stimulus families, "
+                   f"{n_trials} evaluated trials in total. Each cell is the fraction correct over all difficulty "
+                   f"levels of a family; chance is printed under it.")
+        ov.figures.append(FigureItem("overview", overview_figure(acc),
+                                     "Accuracy pooled over difficulty levels (colour: 0 = dark, 1 = yellow)."))
+    else:
+        ov.notes.append("No evaluation results (eval/*.parquet) in this study directory.")
+    out.append(ov)
+
+    st = Section("Stimuli", "What did the models see? One example per difficulty level, with the correct answer.",
+                 notes=notes.get("stimuli", []))
+    fams = sorted(ev["family"].unique()) if not ev.empty else []
+    stim_dir = study / "stimuli"
+    shown = set()
+    if stim_dir.is_dir():
+        for p in sorted(stim_dir.glob("*.png")):
+            png = _png_file(p)
+            if png is not None:
+                st.figures.append(FigureItem(f"stimuli-{p.stem}", png, f"{p.stem}: rows are difficulty levels "
+                                             "(easiest at the top), columns independent trials."))
+                shown.add(p.stem)
+    rest = ev[~ev["family"].isin(shown)] if not ev.empty else ev
+    if len(rest):
+        ex, missing = _examples(rest)
+        if len(ex):
+            st.figures.append(FigureItem("stimuli-examples", stimulus_figure(ex),
+                                         "Regenerated from the seeds of the evaluated trials: one example per level."))
+        for fam in missing:
+            st.notes.append(f"{fam}: family not registered in this installation; examples left out.")
+    if not st.figures and not st.notes:
+        st.notes.append("No stimulus examples: neither stimuli/*.png nor evaluation rows were found.")
+    out.append(st)
+
+    if acc is None:
+        return out
+    ev_sec = Section("Psychometric curves",
+                     "Where does each model fall off as the task needs more than one feedforward sweep?",
+                     notes=notes.get("evaluation", []))
+    ns = acc["n"]
+    ev_sec.figures.append(FigureItem(
+        "psychometric", psychometric_figure(acc, fits),
+        f"Accuracy against difficulty level per family; one line per model · method. Bands: Wilson 95 % CIs "
+        f"(n = {int(ns.min())}–{int(ns.max())} trials per point). Dashed grey: chance. Dotted: logistic fit; "
+        f"triangle: threshold (halfway between best accuracy and chance)."))
+    tab = acc.assign(**{"95% CI": [f"[{a:.2f}, {b:.2f}]" for a, b in zip(acc["ci_lo"], acc["ci_hi"])]})
+    ev_sec.tables.append(TableItem("accuracy", tab[["model", "method", "family", "level", "n", "k", "accuracy",
+                                                    "95% CI", "chance", "unparsed"]],
+                                   "Accuracy per level with Wilson 95 % confidence intervals.", max_rows=80))
+    ft = fits[fits["n_levels"] >= 2]
+    if len(ft):
+        ev_sec.tables.append(TableItem("thresholds", ft[["model", "method", "family", "threshold", "beta", "chance",
+                                                         "n_levels", "success"]],
+                                       "Logistic psychometric fits (maximum likelihood, lapse 0): threshold in "
+                                       "level units; success = converged and within the tested range."))
+    out.append(ev_sec)
+
+    cmp = compare_all(ev)
+    cm = Section("Paired comparisons", "On the very same trials, is one model reliably better than another?",
+                 notes=notes.get("comparisons", []))
+    if len(cmp):
+        cmp = cmp.assign(diff=cmp["acc_b"] - cmp["acc_a"])
+        cm.tables.append(TableItem("compare", cmp[["family", "model_a", "method_a", "model_b", "method_b", "n",
+                                                   "acc_a", "acc_b", "diff", "only_a", "only_b", "p_value"]],
+                                   "McNemar exact tests on paired correctness (only_a: trials only A got right). "
+                                   "p-values are not corrected for multiple comparisons.", floatfmt="{:.4g}"))
+    else:
+        cm.notes.append("No two models answered the same trials, so there is nothing to pair.")
+    out.append(cm)
+
+    gen = ev[ev["method"] == "generative"]
+    if len(gen):
+        ans = Section("Generated answers", "What did the language models actually say, and could we read it?",
+                      notes=notes.get("answers", []))
+        rules = gen.groupby(["model", "parse"]).size().rename("trials").reset_index()
+        ans.tables.append(TableItem("parse_rules", rules, "How free-text answers were mapped to choices "
+                                    "(unparseable answers count as wrong)."))
+        bad = gen[gen["prediction"] < 0].head(12)
+        if len(bad):
+            ans.tables.append(TableItem("unparsed", bad[["model", "family", "question", "answer", "raw"]],
+                                        "Examples of unparseable answers."))
+        out.append(ans)
+    return out
+
+
+def _physiology_sections(study: Path, notes: dict[str, list[str]]) -> list[Section]:
+    try:
+        from preattentive.report import physiology
+    except ImportError:
+        physiology = None
+    secs: list[Section] = []
+    fn = getattr(physiology, "sections", None)
+    if callable(fn):
+        secs = list(fn(study) or [])
+    if not secs:
+        secs = [Section("In-silico physiology", "Do the models' units show late figure–ground modulation and "
+                        "border-ownership selectivity, as feedback produces in the brain?",
+                        notes=["Physiology results are not built for this study (no physiology/*.parquet)."])]
+    secs[0].notes = list(notes.get("physiology", [])) + list(secs[0].notes)
+    return secs
+
+
+def build_sections(study: str | os.PathLike) -> tuple[dict[str, Any], list[Section]]:
+    """The page header (``study.json``) and every section, in page order."""
+    from preattentive.evaluation import read_results
+
+    study = Path(study)
+    header = _read_json(study / "study.json", {})
+    header = header if isinstance(header, dict) else {}
+    notes = read_notes(study)
+    ev = read_results(study / "eval") if (study / "eval").is_dir() else read_results(study / "missing")
+    secs = _eval_sections(study, ev, notes)
+    if notes.get("training"):
+        secs.append(Section("Training", "", notes=notes["training"]))
+    secs += _physiology_sections(study, notes)
+    if notes.get("general"):
+        secs.append(Section("Notes", "What was left out of this study, and why.", notes=notes["general"]))
+    return header, secs
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def write_report(study: str | os.PathLike, *, svg: bool = True) -> Path:
+    """Write ``study/report.html`` (self-contained) and ``study/figures/*.png|svg`` (+ ``tables/*.csv``).
+
+    Example
+    -------
+    >>> write_report("runs/demo")  # doctest: +SKIP
+    PosixPath('runs/demo/report.html')
+    """
+    study = Path(study)
+    if not study.is_dir():
+        raise FileNotFoundError(f"study directory {str(study)!r} does not exist")
+    header, secs = build_sections(study)
+    figdir, tabdir = study / "figures", study / "tables"
+    figdir.mkdir(exist_ok=True)
+    pngs: dict[str, bytes] = {}
+    for s in secs:
+        for f in s.figures:
+            png = f.figure if isinstance(f.figure, bytes) else figure_png(f.figure)
+            pngs[f.name] = png
+            _atomic_write(figdir / f"{f.name}.png", png)
+            if svg and not isinstance(f.figure, bytes):
+                import io
+
+                buf = io.BytesIO()
+                f.figure.savefig(buf, format="svg", bbox_inches="tight")
+                _atomic_write(figdir / f"{f.name}.svg", buf.getvalue())
+        for t in s.tables:
+            tabdir.mkdir(exist_ok=True)
+            _atomic_write(tabdir / f"{t.name}.csv", t.table.to_csv(index=False).encode())
+    title = str(header.get("title") or f"preattentive report: {study.resolve().name}")
+    when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    sub = " · ".join(x for x in (str(header.get("description", "")), f"generated {when}") if x)
+    from preattentive import __version__
+
+    foot = f"preattentive {__version__}" + (f" · command: {header['command']}" if header.get("command") else "")
+    page = render_page(title, secs, subtitle=sub, footer=foot, pngs=pngs)
+    out = study / "report.html"
+    _atomic_write(out, page.encode("utf-8"))
+    return out
+
+
+__all__ = ["build_sections", "read_notes", "write_report"]
