@@ -111,8 +111,11 @@ def ask(
     Example: preattentive ask runs/llava-tiny scene.png "what color is the circle?"
     """
     import cv2
+    from transformers.utils import logging as hf_logging
 
     from preattentive.models.llava import load_llava
+
+    hf_logging.disable_progress_bar()  # stdout carries the answer only
 
     if not image.is_file():
         raise fail(f"image {str(image)!r} does not exist")

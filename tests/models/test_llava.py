@@ -1,0 +1,119 @@
+"""LLaVA adapter: projectors, processor/config consistency, labels, left-padded batched generation, LLaVA-NeXT,
+``ask``, offline loading and the clean missing-model error."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from preattentive.models.llava import build_llava, list_presets, load_llava
+from preattentive.models.vlm_common import ModelNotFoundError
+
+QUESTIONS = ["what color is the circle ?", "where is the red circle relative to the blue square ?",
+             "how many ?", "what color is the circle left of the blue square ?"]
+
+
+def test_presets():
+    assert {"llava-tiny-v1", "llava-micro-v1", "llava-next-tiny-v1"} <= set(list_presets())
+    with pytest.raises(ValueError, match="projector='mlp3'"):
+        build_llava("llava-micro", vision=None, texts=[], projector="mlp3")
+
+
+@pytest.mark.parametrize("projector", ["linear", "mlp2x_gelu"])
+def test_both_projectors_train_and_round_trip(tiny_clip, tiny_texts, tiny_images, projector, tmp_path, monkeypatch):
+    llava = build_llava("llava-micro", vision=tiny_clip, texts=tiny_texts, projector=projector)
+    proj = llava.model.model.multi_modal_projector
+    linears = [m for m in proj.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == (1 if projector == "linear" else 2)  # v1: one W; v1.5: two layers with GELU
+    assert linears[0].in_features == 32 and linears[-1].out_features == 32
+    cfg = llava.model.config
+    assert (cfg.vision_feature_layer, cfg.vision_feature_select_strategy) == (-2, "default")
+    # the tower is the CLIP's vision model, weight for weight
+    for (k, v), (k2, v2) in zip(llava.model.model.vision_tower.state_dict().items(),
+                                tiny_clip.model.vision_model.state_dict().items()):
+        assert k == k2 and torch.equal(v, v2)
+    b = llava.batch(tiny_images[:2], QUESTIONS[:2], ["red", "left of"])
+    loss = llava.loss(b)
+    loss.backward()
+    assert torch.isfinite(loss) and linears[0].weight.grad is not None
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    llava.save(tmp_path / projector)
+    again = load_llava(tmp_path / projector)
+    assert type(again.model.model.multi_modal_projector).__name__ == type(proj).__name__
+    with torch.no_grad():
+        assert torch.allclose(again.loss(b), llava.loss(b), atol=1e-6)
+
+
+def test_processor_matches_config(tiny_llava, tiny_images):
+    cfg = tiny_llava.model.config
+    assert cfg.image_seq_length == (32 // 8) ** 2  # patches, CLS dropped by the "default" strategy
+    assert tiny_llava.processor.patch_size == cfg.vision_config.patch_size
+    prompt = tiny_llava.prompt("what color is the circle ?")
+    assert prompt == "USER: <image>\nwhat color is the circle ? ASSISTANT:"
+    enc = tiny_llava.processor(images=tiny_images[:1], text=[prompt], return_tensors="pt")
+    assert int((enc["input_ids"] == cfg.image_token_id).sum()) == cfg.image_seq_length
+    fast = tiny_llava.batch(tiny_images[:1], ["what color is the circle ?"]).inputs
+    assert torch.equal(fast["input_ids"], enc["input_ids"])
+    assert torch.allclose(fast["pixel_values"], enc["pixel_values"], atol=1e-5)
+
+
+def test_labels_cover_answer_tokens_only(tiny_llava, tiny_images):
+    b = tiny_llava.batch(tiny_images[:2], QUESTIONS[:2], ["red", "left of"])
+    tok = tiny_llava.tokenizer
+    for row, want in zip(b.labels, ["red", "left of"]):
+        kept = row[row != -100].tolist()
+        assert kept == tok(" " + want, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    assert (b.labels[b.inputs["attention_mask"] == 0] == -100).all()
+
+
+def test_batched_generation_with_left_padding_equals_batch_of_one(tiny_llava, tiny_images):
+    b = tiny_llava.batch(tiny_images, QUESTIONS)
+    assert (b.inputs["attention_mask"][:, 0] == 0).any()  # the questions differ in length: left padding used
+    together = tiny_llava.generate(tiny_images, QUESTIONS, max_new_tokens=6)
+    alone = [tiny_llava.generate([im], [q], max_new_tokens=6)[0] for im, q in zip(tiny_images, QUESTIONS)]
+    assert together == alone
+    assert any(together)  # random weights still emit tokens: the comparison is not between empty strings
+
+
+def test_ask_cli_agrees_with_generate(tiny_llava, tiny_images, tmp_path):
+    import cv2
+    from typer.testing import CliRunner
+
+    from preattentive.cli import app
+
+    tiny_llava.save(tmp_path / "m")
+    cv2.imwrite(str(tmp_path / "x.png"), cv2.cvtColor(tiny_images[0], cv2.COLOR_RGB2BGR))
+    res = CliRunner().invoke(app, ["ask", str(tmp_path / "m"), str(tmp_path / "x.png"), QUESTIONS[1],
+                                   "--max-new-tokens", "6"])
+    assert res.exit_code == 0, res.output
+    assert res.output.strip().splitlines()[-1] == tiny_llava.generate(tiny_images[:1], QUESTIONS[1:2],
+                                                                       max_new_tokens=6)[0]
+    bad = CliRunner().invoke(app, ["ask", str(tmp_path / "none"), str(tmp_path / "x.png"), "q"])
+    assert bad.exit_code == 2 and "error:" in bad.output and "Traceback" not in bad.output
+
+
+def test_llava_next_anyres_forward_and_generate(tiny_clip, tiny_texts):
+    llava = build_llava("llava-next-tiny", vision=tiny_clip, texts=tiny_texts, hidden=32, layers=2, heads=2,
+                        kv_heads=2, intermediate=64, grid_pinpoints=((32, 32), (32, 64), (64, 32), (64, 64)))
+    assert type(llava.model).__name__ == "LlavaNextForConditionalGeneration"
+    rng = np.random.default_rng(1)
+    ims = [rng.integers(0, 256, s, dtype=np.uint8) for s in [(32, 32, 3), (64, 48, 3), (40, 64, 3)]]
+    b = llava.batch(ims, QUESTIONS[:3], ["red", "left of", "one"])
+    assert b.inputs["pixel_values"].shape[1] > 1  # base image + AnyRes tiles
+    assert torch.isfinite(llava.loss(b))
+    together = llava.generate(ims, QUESTIONS[:3], max_new_tokens=4)
+    assert together == [llava.generate([im], [q], max_new_tokens=4)[0] for im, q in zip(ims, QUESTIONS[:3])]
+
+
+def test_offline_load_and_missing_model_error(tiny_llava, tiny_images, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    tiny_llava.save(tmp_path / "m")
+    again = load_llava(tmp_path / "m", dtype="float32", device="cpu")
+    assert again.generate(tiny_images[:2], QUESTIONS[:2], max_new_tokens=4) == \
+        tiny_llava.generate(tiny_images[:2], QUESTIONS[:2], max_new_tokens=4)
+    with pytest.raises(ModelNotFoundError) as e:
+        load_llava("llava-hf/llava-1.5-7b-hf")
+    assert "\n" not in str(e.value) and "llava-hf/llava-1.5-7b-hf" in str(e.value)
+    with pytest.raises(ValueError, match="dtype='fp8'"):
+        load_llava(tmp_path / "m", dtype="fp8")
