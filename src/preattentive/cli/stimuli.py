@@ -37,7 +37,7 @@ def list_families() -> None:
     table = Table("id", "classes", "rungs", "difficulty", "source", title="preattentive stimulus families")
     for fid in stimuli.list():
         cls = stimuli.get(fid)
-        table.add_row(fid, str(cls.n_classes), str(len(cls.ladder)), ", ".join(cls.difficulty_keys),
+        table.add_row(fid, str(stimuli.make(fid).n_classes), str(len(cls.ladder)), ", ".join(cls.difficulty_keys),
                       cls.citation.split(";")[0])
     Console(width=160).print(table)
 
