@@ -3,6 +3,7 @@
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -62,6 +63,23 @@ def test_figure_unit_modulates_only_from_step_2():
     assert resp["late", "centre", 3] == pytest.approx(1.0)  # normalised to the unit's peak
     assert resp["late", "ground", 3] == pytest.approx(0.5)
     assert (fg.n_units > 0).all()
+
+
+def test_paired_design_compares_each_unit_with_its_partner_trial():
+    """Lamme 1995 pairs: trial 2k homogeneous, 2k+1 with the figure; the same unit in both."""
+    x, masks = _figure_images(40, np.random.default_rng(1))
+    x[0::2, 0] = 0.0
+    masks[0::2] = False
+    rec = record_net(ToyFigureNet(), x, steps=3, model="toy")
+    pairs = np.arange(40).reshape(20, 2)
+    fg = figure_ground_modulation(rec, masks, pairs=pairs).set_index(["layer", "region", "step"])
+    assert fg.loc[("late", "centre", 1), "modulation"] == pytest.approx(0.0, abs=1e-9)
+    assert fg.loc[("late", "centre", 2), "modulation"] == pytest.approx(1 / 3, abs=1e-6)
+    assert fg.loc[("late", "ground", 3), "response"] == pytest.approx(0.5)  # the partner's response, normalised
+    # trials whose meta carries pair ids are paired automatically
+    trials = [SimpleNamespace(meta={"mask": m, "pair_id": i // 2}) for i, m in enumerate(masks)]
+    auto = figure_ground_modulation(rec, trials=trials).set_index(["layer", "region", "step"])
+    pd.testing.assert_frame_equal(auto, fg)
 
 
 def test_figure_ground_regions_and_rf_mapping():
@@ -174,3 +192,25 @@ def test_bo_rejects_pairs_without_opposite_owners():
     with pytest.raises(ValueError, match="expected one 0 and one 1"):
         border_ownership_units(rec, np.tile([0, 0, 16, 16], (4, 1)), np.array([0, 0, 1, 1]),
                                np.array([[0, 1], [2, 3]]))
+
+
+def test_analyses_run_on_the_real_families_with_a_random_net():
+    from preattentive import stimuli
+    from preattentive.models import make_net
+    from preattentive.physiology import pairs_from_meta, pairs_from_trials
+
+    if not {"figure-ground-v1", "border-ownership-v1"} <= set(stimuli.list()):
+        pytest.skip("figure-ground / border-ownership families not registered")
+    torch.manual_seed(0)
+    net = make_net("cnn-30k", num_classes=2, image_size=32)
+    fg_trials = stimuli.make("figure-ground", size=32, seed=5).generate(8).trials
+    assert pairs_from_meta(fg_trials).tolist() == [[0, 1], [2, 3], [4, 5], [6, 7]]
+    fg = figure_ground_modulation(record_net(net, [t.image for t in fg_trials], model="cnn"), trials=fg_trials)
+    assert set(fg.region) == {"centre", "edge", "ground"} and (fg.step == 1).all()
+    assert fg.loc[fg.region == "centre", "n_units"].gt(0).all()
+    bo_trials = stimuli.make("border-ownership", size=32, seed=5).generate(8).trials
+    windows, owners, pairs = pairs_from_trials(bo_trials)
+    assert sorted(owners[pairs[0]].tolist()) == [0, 1] and len(pairs) == 4
+    units = border_ownership_units(record_net(net, [t.image for t in bo_trials]), trials=bo_trials,
+                                   n_permutations=50, min_pairs=2)
+    assert len(units) > 0 and units.p_value.between(0, 1).all()

@@ -23,7 +23,8 @@ def demo(
         cfg = DemoConfig.preset(quick=quick, path=config)
     except ValueError as e:
         raise fail(str(e))
-    result = run_demo(cfg, out, log=typer.echo)
+    command = "preattentive demo" + (" --quick" if quick else "") + (f" --config {config}" if config else "")
+    result = run_demo(cfg, out, log=typer.echo, command=command)
     for note in result.notes:
         typer.echo(f"note [{note['section']}]: {note['text']}")
     if result.report is not None:

@@ -9,7 +9,8 @@ Example
 
 from preattentive.physiology.border_ownership import (SUMMARY_COLUMNS, UNIT_COLUMNS, border_ownership_summary,
                                                       border_ownership_units, pairs_from_trials)
-from preattentive.physiology.figure_ground import FG_COLUMNS, figure_ground_modulation, masks_from_trials
+from preattentive.physiology.figure_ground import (FG_COLUMNS, figure_ground_modulation, masks_from_trials,
+                                                   pairs_from_meta)
 from preattentive.physiology.recording import (Recording, as_map, record_clip, record_modules, record_net,
                                               tokens_to_map)
 from preattentive.physiology.tables import read_tables, write_tables
@@ -17,5 +18,5 @@ from preattentive.physiology.units import figure_ground_regions, in_window, rf_c
 
 __all__ = ["FG_COLUMNS", "SUMMARY_COLUMNS", "UNIT_COLUMNS", "Recording", "as_map", "border_ownership_summary",
            "border_ownership_units", "figure_ground_modulation", "figure_ground_regions", "in_window",
-           "masks_from_trials", "pairs_from_trials", "read_tables", "record_clip", "record_modules", "record_net",
+           "masks_from_trials", "pairs_from_meta", "pairs_from_trials", "read_tables", "record_clip", "record_modules", "record_net",
            "rf_centres", "rf_pixels", "tokens_to_map", "unit_labels", "write_tables"]

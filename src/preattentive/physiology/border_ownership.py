@@ -34,19 +34,31 @@ def pairs_from_trials(trials: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np
     """``(windows (N, 4), owners (N,), pairs (K, 2))`` from border-ownership trials in recording order.
 
     Pairs are the trials sharing ``meta["pair_id"]``; the owner side is ``meta["owner_side"]`` when present
-    (0/1), else the trial's label.
+    ("left" = 0 / "right" = 1, or 0/1), else the trial's label.
     """
     try:
         windows = np.array([t.meta["window"] for t in trials], float)
         pair_ids = [t.meta["pair_id"] for t in trials]
     except KeyError as e:
         raise ValueError(f"trials have no meta[{e.args[0]!r}]: expected border-ownership trials") from None
-    owners = np.array([int(t.meta.get("owner_side", t.label)) for t in trials])
+    owners = np.array([_side(t.meta.get("owner_side", t.label)) for t in trials])
     groups: dict[Any, list[int]] = {}
     for i, pid in enumerate(pair_ids):
         groups.setdefault(pid, []).append(i)
     pairs = np.array([g for g in groups.values() if len(g) == 2], int).reshape(-1, 2)
     return windows, owners, pairs
+
+
+# Owner sides as the border-ownership family names them ("left"/"right" of a vertical edge; "top"/"bottom").
+SIDE_CODES = {"left": 0, "right": 1, "top": 0, "bottom": 1}
+
+
+def _side(value: Any) -> int:
+    if isinstance(value, str):
+        if value not in SIDE_CODES:
+            raise ValueError(f"owner side {value!r}: expected one of {', '.join(SIDE_CODES)} or 0/1")
+        return SIDE_CODES[value]
+    return int(value)
 
 
 def _orient(pairs: np.ndarray, owners: np.ndarray) -> np.ndarray:

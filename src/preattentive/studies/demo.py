@@ -1,8 +1,8 @@
 """The demo study: generate the core suite, train, evaluate, record and report — only calls into the rooms.
 
-``run_demo(config, out)`` runs each stage in turn. A stage whose room is not built yet is skipped with a visible
-note (``notes.json`` and the report), never faked; a stage that fails records the error as a note and the study
-goes on, so the report always shows what did run.
+``run_demo(config, out)`` runs the stages of :mod:`preattentive.studies.stages` in turn. A stage whose room is not
+built yet is skipped with a visible note (``notes.json`` and the report), never faked; a stage that fails records
+its error as a note (traceback in ``errors.log``) and the study goes on, so the report always shows what did run.
 
 Example
 -------
@@ -18,6 +18,7 @@ import dataclasses
 import json
 import os
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -31,32 +32,77 @@ DEFAULT_CONFIG = Path(__file__).resolve().parents[3] / "configs" / "demo.yaml"
 
 @dataclass(frozen=True)
 class DemoConfig:
-    """Defaults of the demo study (mirrored, with comments, in ``configs/demo.yaml``)."""
+    """Defaults of the demo study (mirrored, with comments, in ``configs/demo.yaml``): 2 CPU cores, <= 20 min."""
 
-    seed: int = 0  # seed of every stimulus set and model initialisation
-    image_size: int = 32  # px, side of every stimulus image in the demo
+    seed: int = 0  # seed of every training stream and model initialisation; held-out trials use seed + 2000003
+    suite_size: int = 64  # px, stimulus side for the preview grids and CLIP / LLaVA (their towers' input size)
+    net_size: int = 32  # px, stimulus side for the nets' training, testing and physiology (Pathfinder-32)
     preview_cols: int = 6  # trials per difficulty rung in each family's preview grid
+    # nets: a parameter-matched feedforward / recurrent pair on the tasks that need more than one sweep
+    feedforward_net: str = "cnn-30k"  # models registry id (~31 k parameters)
+    recurrent_net: str = "blt-30k"  # models registry id (~29 k parameters; BLT, Spoerer et al. 2017)
+    net_tasks: tuple[str, ...] = ("curve-tracing", "figure-ground")  # stimulus family ids
+    net_steps: int = 1500  # optimiser steps per net (whichever of steps / minutes ends first)
+    net_minutes: float = 1.5  # wall-clock minutes per net
+    net_batch_size: int = 32  # images per step
+    net_lr: float = 2e-3  # peak AdamW learning rate
+    net_val_n: int = 128  # held-out validation trials at the end of training
+    net_step_loss: str = "mean"  # recurrent nets: loss on the "final" step, the "mean" over steps, "progressive"
+    # CLIP (NegCLIP hard negatives, Yuksekgonul et al. 2023) and LLaVA on its tower
+    clip_preset: str = "clip-tiny"  # models.clip preset id
+    clip_steps: int = 3000  # step limit
+    clip_minutes: float = 3.0  # wall-clock minutes
+    clip_batch_size: int = 64  # image-caption pairs per step (scenes + swapped twins)
+    clip_eval_n: int = 144  # held-out scene images for the trainer's own zero-shot check
+    llava_preset: str = "llava-tiny"  # models.llava preset id
+    llava_batch_size: int = 32  # (image, question, answer) triples per step
+    llava_stage1_steps: int = 2000  # projector-only steps on captions (limit)
+    llava_stage1_minutes: float = 0.75  # wall-clock minutes of stage 1
+    llava_stage2_steps: int = 5000  # projector + LM steps on questions and answers (limit)
+    llava_stage2_minutes: float = 2.5  # wall-clock minutes of stage 2
+    llava_check_n: int = 128  # held-out scene questions for the trainer's own check
+    # evaluation (held-out trials, the evaluation room's harness)
+    eval_n: int = 32  # trials per (family, level) for CLIP zero-shot and the nets
+    eval_levels: Any = ("first", "last")  # ladder rungs evaluated ("all", or names/indices); nets: all rungs
+    llava_eval_n: int = 16  # trials per (family, level) for LLaVA's generative answers
+    probe_families: tuple[str, ...] = ("figure-ground", "curve-tracing", "counting")  # linear probes of CLIP
+    probe_layer: str | None = None  # CLIP layer probed (None: the last)
+    probe_levels: Any = ("first", "last")  # rungs probed
+    probe_n: int = 64  # trials per (family, level) for a probe (5-fold cross-validated)
+    # physiology
+    physiology_n: int = 96  # figure-ground trials recorded
+    physiology_pairs: int = 48  # border-ownership pairs recorded
+    edge_px: float = 2.0  # px: RF centres this close to the figure boundary count as "edge"
+    bo_permutations: int = 1000  # sign-flip permutations per unit
+    bo_alpha: float = 0.05  # significance level per unit
+    bo_min_pairs: int = 4  # a unit is tested when its RF centre is in the window of >= this many pairs
+
+    def __post_init__(self) -> None:
+        for name in ("net_tasks", "probe_families"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        for name in ("eval_levels", "probe_levels"):
+            v = getattr(self, name)
+            if isinstance(v, list):
+                object.__setattr__(self, name, tuple(v))
 
     @classmethod
     def preset(cls, *, quick: bool = False, path: str | os.PathLike | None = None) -> "DemoConfig":
         """Load ``path`` (default ``configs/demo.yaml`` when present, else the dataclass defaults).
 
-        The YAML's top-level keys override the defaults; with ``quick=True`` its ``quick:`` section is applied
-        on top. Unknown keys are an error naming the allowed ones.
+        The YAML's top-level keys override the defaults; with ``quick=True``, :data:`QUICK` and then the YAML's
+        ``quick:`` section are applied on top. Unknown keys are an error naming the allowed ones.
         """
         data: dict[str, Any] = {}
         p = Path(path) if path is not None else DEFAULT_CONFIG
         if path is not None or p.exists():
-            if not p.exists():
+            if not p.is_file():
                 raise ParamError(f"config {str(p)!r} does not exist: expected a YAML file")
             data = yaml.safe_load(p.read_text()) or {}
+            if not isinstance(data, dict):
+                raise ParamError(f"config {str(p)!r}: expected a mapping of demo settings")
         quick_data = data.pop("quick", {}) or {}
-        cfg = cls.from_dict(data)
+        cfg = cls().with_overrides(data)
         return cfg.with_overrides({**QUICK, **quick_data}) if quick else cfg
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DemoConfig":
-        return cls().with_overrides(data)
 
     def with_overrides(self, data: dict[str, Any]) -> "DemoConfig":
         names = {f.name for f in dataclasses.fields(self)}
@@ -66,27 +112,19 @@ class DemoConfig:
         return dataclasses.replace(self, **data)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
 
 
-# What ``--quick`` changes (mirrored in the YAML's ``quick:`` section, which wins over these).
-QUICK: dict[str, Any] = {"preview_cols": 4}
-
-
-@dataclass
-class DemoResult:
-    """What a demo run produced: the output folder, the report (None until the report room lands), notes."""
-
-    out: Path
-    report: Path | None
-    notes: list[dict[str, str]] = field(default_factory=list)  # {"section": ..., "text": ...}
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+# What ``--quick`` changes (mirrored in the YAML's ``quick:`` section, which wins over these): every stage still
+# runs, on micro models and a few trials, in about a minute.
+QUICK: dict[str, Any] = {
+    "preview_cols": 3, "net_tasks": ("figure-ground",), "net_steps": 10, "net_minutes": 0.1, "net_batch_size": 16,
+    "net_val_n": 16, "clip_preset": "clip-micro", "clip_steps": 15, "clip_minutes": 0.1, "clip_batch_size": 16,
+    "clip_eval_n": 16, "llava_preset": "llava-micro", "llava_batch_size": 8, "llava_stage1_steps": 5,
+    "llava_stage1_minutes": 0.05, "llava_stage2_steps": 10, "llava_stage2_minutes": 0.1, "llava_check_n": 8,
+    "eval_n": 8, "llava_eval_n": 4, "probe_n": 16, "probe_families": ("figure-ground",),
+    "physiology_n": 16, "physiology_pairs": 8, "bo_permutations": 200, "bo_min_pairs": 2,
+}
 
 
 class Notes(list):
@@ -96,52 +134,96 @@ class Notes(list):
         self.append({"section": section, "text": text})
 
 
-def stage_suite(cfg: DemoConfig, out: Path, notes: Notes, log: Callable[[str], None]) -> None:
-    """Preview grids (one row per difficulty rung) for every registered stimulus family: ``stimuli/<id>.png``."""
-    from preattentive import stimuli
-    from preattentive.datasets import preview_grid, save_png
+@dataclass
+class DemoResult:
+    """What a demo run produced: the output folder, the report (None when it could not be written), notes."""
 
-    families = stimuli.list()
-    if not families:
-        notes.add("stimuli", "no stimulus family is registered yet; the suite and everything built on it is left out")
-        return
-    for fid in families:
-        try:
-            gen = stimuli.make(fid, seed=cfg.seed, size=cfg.image_size)
-            path = save_png(preview_grid(gen, n_cols=cfg.preview_cols), out / "stimuli" / f"{fid}.png")
-            log(f"  preview {fid}: {path}")
-        except NotImplementedError:
-            notes.add("stimuli", f"stimulus family {fid}: not built yet; left out")
+    out: Path
+    report: Path | None
+    notes: list[dict[str, str]] = field(default_factory=list)  # {"section": ..., "text": ...}
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    summary: dict[str, Any] = field(default_factory=dict)  # headline numbers (summary.json)
 
 
-def run_demo(config: DemoConfig, out: str | os.PathLike, *, log: Callable[[str], None] = print) -> DemoResult:
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+def stage_report(ctx) -> Path:
+    """The study's HTML page (the report room)."""
+    from preattentive.report import write_report
+
+    return Path(write_report(ctx.out))
+
+
+def run_demo(config: DemoConfig, out: str | os.PathLike, *, log: Callable[[str], None] = print,
+             command: str = "preattentive demo") -> DemoResult:
     """Run the demo study into ``out`` and return what it produced.
 
     Parameters
     ----------
     config : the study's settings (``DemoConfig.preset(quick=...)``).
-    out : output folder (created; existing files in it are overwritten).
+    out : output folder (created; finished training runs in it are reused, everything else is rewritten).
     log : progress printer.
+    command : the command line that ran the study (shown in the report's header).
 
     Example
     -------
     >>> run_demo(DemoConfig.preset(quick=True), "/tmp/demo")  # doctest: +SKIP
     """
+    from preattentive.studies import stages
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    _write_text(out / "config.json", json.dumps(config.to_dict(), indent=2))
+    _write_json(out / "config.json", config.to_dict())
+    _write_json(out / "study.json", {
+        "title": "preattentive demo study",
+        "description": (f"Stimulus suite; {config.feedforward_net} vs {config.recurrent_net} (parameter-matched "
+                        f"feedforward vs recurrent) on {', '.join(config.net_tasks)}; a tiny CLIP trained with hard "
+                        "negatives and a tiny LLaVA on its tower; zero-shot, generative, supervised and linear-probe "
+                        "evaluation on held-out trials; figure-ground and border-ownership physiology."),
+        "command": command})
+    (out / "errors.log").unlink(missing_ok=True)
     notes = Notes()
-    result = DemoResult(out=out, report=None, notes=notes)
-    stages = [("suite", stage_suite)]
-    for name, fn in stages:
+    ctx = stages.Context(cfg=config, out=out, notes=notes, log=log)
+    result = DemoResult(out=out, report=None, notes=notes, summary=ctx.summary)
+    plan: list[tuple[str, str, Callable]] = [
+        ("stimuli", "stimuli", stages.stage_suite), ("nets", "training", stages.stage_nets),
+        ("clip", "training", stages.stage_clip), ("llava", "training", stages.stage_llava),
+        ("evaluate", "evaluation", stages.stage_evaluate), ("physiology", "physiology", stages.stage_physiology),
+        ("summary", "general", stages.stage_summary)]
+    for name, section, fn in plan:
         t0 = time.perf_counter()
         log(f"[demo] {name}")
-        try:
-            fn(config, out, notes, log)
-        except (ImportError, AttributeError) as e:
-            notes.add("general", f"{name}: not built yet ({e}); left out")
+        _guarded(fn, ctx, name, section)
         result.timings[name] = round(time.perf_counter() - t0, 2)
-    notes.add("general", "report: the HTML report room is not built yet; see the preview grids under stimuli/")
-    _write_text(out / "notes.json", json.dumps(list(notes), indent=2))
-    _write_text(out / "timings.json", json.dumps(result.timings, indent=2))
+    _write_json(out / "summary.json", ctx.summary)
+    _write_json(out / "notes.json", list(notes))
+    t0 = time.perf_counter()
+    log("[demo] report")
+    result.report = _guarded(stage_report, ctx, "report", "general")
+    result.timings["report"] = round(time.perf_counter() - t0, 2)
+    _write_json(out / "notes.json", list(notes))
+    _write_json(out / "timings.json", result.timings)
     return result
+
+
+def _not_built(e: BaseException) -> bool:
+    """An ImportError for one of our own modules/names: a room (or part of one) that has not landed yet."""
+    return isinstance(e, ImportError) and (e.name or "").startswith("preattentive")
+
+
+def _guarded(fn: Callable, ctx, name: str, section: str) -> Any:
+    """Run one stage: a room not built yet → a "not built" note; any other error → a "failed" note + traceback."""
+    try:
+        return fn(ctx)
+    except Exception as e:  # noqa: BLE001 - one stage's failure must not hide the others' results
+        if _not_built(e):
+            ctx.notes.add(section, f"{name}: not built yet ({e}); left out")
+            return None
+        ctx.notes.add(section, f"{name}: failed ({type(e).__name__}: {e}); left out — see errors.log")
+        with open(ctx.out / "errors.log", "a") as f:
+            f.write(f"== {name}\n{traceback.format_exc()}\n")
+    return None

@@ -1,0 +1,316 @@
+"""The demo study's stages: each is a handful of calls into one room, recording what it produced.
+
+A stage takes the :class:`Context` (config, output folder, notes, the runs trained so far) and adds to it. It
+raises ``ImportError`` when a room it needs is not built yet (the study turns that into a visible note) and
+never computes results itself: training, evaluation, physiology and the report each live in their room.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+
+@dataclass
+class Context:
+    """What the stages share: the config, the study folder, visible notes, trained runs and headline numbers."""
+
+    cfg: Any  # DemoConfig
+    out: Path
+    notes: Any  # studies.demo.Notes
+    log: Callable[[str], None]
+    runs: dict[str, Path] = field(default_factory=dict)  # name -> run directory
+    summary: dict[str, Any] = field(default_factory=dict)  # headline numbers, written to summary.json
+
+    def run_dir(self, name: str) -> Path:
+        return self.out / "runs" / name
+
+
+def _family_ids() -> list[str]:
+    from preattentive import stimuli
+
+    return stimuli.list()
+
+
+def _has_family(name: str) -> bool:
+    from preattentive import stimuli
+
+    return name in stimuli.REGISTRY
+
+
+def _finished(run: Path) -> bool:
+    """A finished run directory (run.json present and a model folder): reused rather than retrained."""
+    if not (run / "run.json").is_file():
+        return False
+    record = json.loads((run / "run.json").read_text())
+    return (run / record.get("model_dir", "model")).is_dir() and record.get("status", "finished") == "finished"
+
+
+# --------------------------------------------------------------------------------------------- stimuli
+def stage_suite(ctx: Context) -> None:
+    """Preview grids (one row per difficulty rung) for every registered stimulus family: ``stimuli/<id>.png``."""
+    from preattentive.datasets import preview_grid, save_png
+
+    families = _family_ids()
+    if not families:
+        ctx.notes.add("stimuli", "no stimulus family is registered yet: the suite and everything built on it is "
+                                 "left out")
+        return
+    for fid in families:
+        try:
+            gen = _make_family(fid, ctx.cfg.suite_size, ctx.cfg.seed)
+            path = save_png(preview_grid(gen, n_cols=ctx.cfg.preview_cols), ctx.out / "stimuli" / f"{fid}.png")
+        except NotImplementedError:
+            ctx.notes.add("stimuli", f"stimulus family {fid}: not built yet; left out")
+            continue
+        ctx.log(f"  {fid}: {path}")
+    ctx.summary["families"] = families
+
+
+def _make_family(fid: str, size: int, seed: int, **params: Any):
+    from preattentive import stimuli
+
+    return stimuli.make(fid, seed=seed, size=size, **params)
+
+
+# --------------------------------------------------------------------------------------------- training
+def stage_nets(ctx: Context) -> None:
+    """Train the parameter-matched feedforward and recurrent nets on each net task (the training room's loop)."""
+    from preattentive.training import TrainConfig, train_supervised
+
+    cfg = ctx.cfg
+    for task in cfg.net_tasks:
+        if not _has_family(task):
+            ctx.notes.add("training", f"nets on {task}: the {task} family is not built yet; left out")
+            continue
+        for net in (cfg.feedforward_net, cfg.recurrent_net):
+            name = f"{net}@{task}"  # display name in tables; the task decides what it is tested on
+            run = ctx.run_dir(name)
+            if not _finished(run):
+                tc = TrainConfig(model=net, task=task, size=cfg.net_size, steps=cfg.net_steps,
+                                 minutes=cfg.net_minutes, batch_size=cfg.net_batch_size, lr=cfg.net_lr,
+                                 seed=cfg.seed, val_n=cfg.net_val_n, val_every=0, ckpt_every=0,
+                                 step_loss=cfg.net_step_loss)
+                train_supervised(tc, run, show_progress=False) if _accepts(train_supervised, "show_progress") \
+                    else train_supervised(tc, run)
+            ctx.runs[name] = run
+            ctx.log(f"  trained {name}: {run}")
+
+
+def _accepts(fn: Callable, name: str) -> bool:
+    import inspect
+
+    return name in inspect.signature(fn).parameters
+
+
+def stage_clip(ctx: Context) -> None:
+    """Train the tiny CLIP with NegCLIP hard negatives (the CLIP/LLaVA room's recipe)."""
+    from preattentive.training.clip import train_clip
+
+    cfg = ctx.cfg
+    run = ctx.run_dir("clip-hn")
+    if not _finished(run):
+        train_clip(preset=cfg.clip_preset, hard_negatives=True, steps=cfg.clip_steps, minutes=cfg.clip_minutes,
+                   clock="wall", batch_size=cfg.clip_batch_size, seed=cfg.seed, eval_every=0,
+                   eval_n=cfg.clip_eval_n, out=run)
+    ctx.runs["clip-hn"] = run
+    ctx.log(f"  trained clip-hn: {run}")
+
+
+def stage_llava(ctx: Context) -> None:
+    """Train the tiny LLaVA on the CLIP tower (the CLIP/LLaVA room's recipe)."""
+    from preattentive.training.llava import train_llava
+
+    cfg = ctx.cfg
+    if "clip-hn" not in ctx.runs:
+        ctx.notes.add("training", "LLaVA: needs the demo's CLIP, which did not train; left out")
+        return
+    run = ctx.run_dir("llava")
+    if not _finished(run):
+        train_llava(preset=cfg.llava_preset, vision=str(ctx.runs["clip-hn"]), batch_size=cfg.llava_batch_size,
+                    stage1_steps=cfg.llava_stage1_steps, stage1_minutes=cfg.llava_stage1_minutes,
+                    stage2_steps=cfg.llava_stage2_steps, stage2_minutes=cfg.llava_stage2_minutes, clock="wall",
+                    eval_n=cfg.llava_check_n, max_new_tokens=8, seed=cfg.seed, out=run)
+    ctx.runs["llava"] = run
+    ctx.log(f"  trained llava: {run}")
+
+
+# --------------------------------------------------------------------------------------------- evaluation
+def _adapter(run: Path, name: str):
+    from preattentive.evaluation import load_model
+
+    adapter = load_model(f"run:{run}")
+    adapter.name = name  # a short display name for tables and plots instead of the run path
+    return adapter
+
+
+def _evaluate(ctx: Context, adapter: Any, families: list[str], levels: Any, size: int, n: int, method: str,
+              **options: Any) -> int:
+    """Evaluate block by block (family x level), so that a rung a family cannot draw at ``size`` px becomes a
+    note instead of sinking the whole evaluation. Returns the number of trials evaluated."""
+    from preattentive import stimuli
+    from preattentive.evaluation import evaluate
+    from preattentive.evaluation.suites import suite_from_dict
+    from preattentive.training.config import TEST_SEED_OFFSET
+
+    def suite(fid: str, levels: Any):
+        # held-out trials: the training room's test seed, never a training or validation stream
+        return suite_from_dict({"name": "demo", "seed": ctx.cfg.seed + TEST_SEED_OFFSET, "size": size, "n": n,
+                                "families": [{"family": fid, "levels": levels}]})
+
+    total = 0
+    for fid in families:
+        fid = stimuli.REGISTRY.resolve(fid)
+        for block in suite(fid, list(levels) if isinstance(levels, tuple) else levels).blocks():
+            try:
+                one = suite(fid, "all" if block.level is None else [block.level])
+                total += len(evaluate(adapter, one, method=method, out=ctx.out, progress=False, **options))
+            except (ValueError, NotImplementedError) as e:
+                ctx.notes.add("evaluation", f"{adapter.name} [{method}] on {fid} level {block.level}: left out ({e})")
+    return total
+
+
+def stage_evaluate(ctx: Context) -> None:
+    """Every trained model on held-out trials: nets supervised on their task (every rung), CLIP zero-shot and
+    linear probes of its features, LLaVA generative (the evaluation room's harness; rows land in ``eval/``)."""
+    cfg = ctx.cfg
+    families = _family_ids()
+    for name, run in ctx.runs.items():
+        adapter = _adapter(run, name)
+        if name == "clip-hn":
+            n = _evaluate(ctx, adapter, families, cfg.eval_levels, cfg.suite_size, cfg.eval_n, "zero-shot")
+            probe = [f for f in cfg.probe_families if _has_family(f)]
+            n += _evaluate(ctx, adapter, probe, cfg.probe_levels, cfg.suite_size, cfg.probe_n, "probe",
+                           layer=cfg.probe_layer)
+            if not probe:
+                ctx.notes.add("evaluation", "linear probes of CLIP features: none of the probe families "
+                                            f"{list(cfg.probe_families)} is built yet; left out")
+        elif name == "llava":
+            n = _evaluate(ctx, adapter, families, cfg.eval_levels, cfg.suite_size, cfg.llava_eval_n, "generative",
+                          max_new_tokens=8, batch_size=32)
+        else:
+            n = _evaluate(ctx, adapter, [name.split("@", 1)[1]], "all", cfg.net_size, cfg.eval_n, "supervised")
+        ctx.log(f"  evaluated {name}: {n} trials")
+    if not ctx.runs:
+        ctx.notes.add("evaluation", "no model was trained, so nothing was evaluated")
+
+
+def stage_summary(ctx: Context) -> None:
+    """Headline numbers from the evaluation rows: accuracy per model x family, the feedforward-vs-recurrent gap
+    on each net task (paired McNemar on the same trials), into ``summary.json``."""
+    from preattentive.evaluation import accuracy_table, compare_models, read_results
+
+    folder = ctx.out / "eval"
+    files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    if not files:
+        return
+    import pandas as pd
+
+    df = pd.concat([read_results(f) for f in files], ignore_index=True)
+    acc = accuracy_table(df, by=["model", "method", "family"])
+    ctx.summary["accuracy"] = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
+                               for r in acc[["model", "method", "family", "n", "accuracy", "ci_lo", "ci_hi",
+                                             "chance"]].to_dict("records")]
+    gaps = []
+    for task in ctx.cfg.net_tasks:
+        ff, rec = f"{ctx.cfg.feedforward_net}@{task}", f"{ctx.cfg.recurrent_net}@{task}"
+        if {ff, rec} <= set(df["model"]):
+            c = compare_models(df, ff, rec)
+            for r in c.to_dict("records"):
+                gaps.append({"task": task, "feedforward": ff, "recurrent": rec, "n": int(r["n"]),
+                             "acc_feedforward": round(r["acc_a"], 4), "acc_recurrent": round(r["acc_b"], 4),
+                             "gap": round(r["acc_b"] - r["acc_a"], 4), "mcnemar_p": float(r["p_value"])})
+    ctx.summary["feedforward_vs_recurrent"] = gaps
+
+
+# --------------------------------------------------------------------------------------------- physiology
+def _physiology_models(ctx: Context) -> list[tuple[str, Any, str]]:
+    """``(name, model, kind)`` for the models recorded: the nets trained on figure-ground, and CLIP."""
+    from preattentive.training import load_run
+
+    out = []
+    for name, run in ctx.runs.items():
+        if name.endswith("@figure-ground"):
+            out.append((name, load_run(run)[0], "net"))
+        elif name == "clip-hn":
+            out.append((name, load_run(run)[0], "clip"))
+    return out
+
+
+def _record(model: Any, kind: str, images: Any, name: str):
+    from preattentive.physiology import record_clip, record_net
+
+    if kind == "clip":
+        return record_clip(model, list(images), model=name)
+    return record_net(model, images, model=name)
+
+
+def stage_physiology(ctx: Context) -> None:
+    """Figure–ground modulation (Poort et al. 2012) and border-ownership selectivity (Zhou et al. 2000) of the
+    recorded models' units, per layer and time step; tables under ``physiology/`` (the physiology room)."""
+    import pandas as pd
+
+    from preattentive.physiology import (border_ownership_summary, border_ownership_units,
+                                         figure_ground_modulation, write_tables)
+    from preattentive.training.config import TEST_SEED_OFFSET
+
+    cfg = ctx.cfg
+    models = _physiology_models(ctx)
+    if not models:
+        ctx.notes.add("physiology", "no model to record from (the nets trained on figure-ground and CLIP did not "
+                                    "train); left out")
+        return
+    seed = cfg.seed + TEST_SEED_OFFSET
+    tables: dict[str, Any] = {}
+    if _has_family("figure-ground"):
+        trials = _make_family("figure-ground", cfg.net_size, seed).generate(cfg.physiology_n).trials
+        images = [t.image for t in trials]
+        fg = [figure_ground_modulation(_record(m, kind, images, name), trials=trials, edge_px=cfg.edge_px)
+              for name, m, kind in models]
+        tables["fg"] = pd.concat(fg, ignore_index=True)
+        ctx.log(f"  figure-ground modulation: {len(trials)} trials, {len(models)} models")
+    else:
+        ctx.notes.add("physiology", "figure-ground modulation: the figure-ground family is not built yet; left out")
+    if _has_family("border-ownership"):
+        gen = _make_family("border-ownership", cfg.net_size, seed)
+        trials = gen.generate(2 * cfg.physiology_pairs).trials
+        images = [t.image for t in trials]
+        units = [border_ownership_units(_record(m, kind, images, name), trials=trials,
+                                        n_permutations=cfg.bo_permutations, alpha=cfg.bo_alpha,
+                                        min_pairs=cfg.bo_min_pairs, seed=seed)
+                 for name, m, kind in models]
+        tables["bo_units"] = pd.concat(units, ignore_index=True)
+        tables["bo_summary"] = border_ownership_summary(tables["bo_units"], alpha=cfg.bo_alpha)
+        ctx.log(f"  border ownership: {len(trials) // 2} pairs, {len(models)} models")
+    else:
+        ctx.notes.add("physiology", "border ownership: the border-ownership family is not built yet; left out")
+    if tables:
+        write_tables(ctx.out, **tables)
+        ctx.summary["physiology"] = _physiology_headlines(tables)
+
+
+def _physiology_headlines(tables: dict[str, Any]) -> dict[str, Any]:
+    """Per model and layer: centre/edge modulation at the first and last step; BO fraction at the last step."""
+    out: dict[str, Any] = {}
+    fg = tables.get("fg")
+    if fg is not None and len(fg):
+        rows = []
+        for (model, layer), d in fg[fg["region"] != "ground"].groupby(["model", "layer"], sort=False):
+            first, last = d["step"].min(), d["step"].max()
+            row = {"model": model, "layer": layer, "steps": int(last)}
+            for region in ("centre", "edge"):
+                r = d[d["region"] == region].set_index("step")["modulation"]
+                row[f"{region}_first"] = round(float(r.get(first, float("nan"))), 4)
+                row[f"{region}_last"] = round(float(r.get(last, float("nan"))), 4)
+            rows.append(row)
+        out["figure_ground"] = rows
+    bo = tables.get("bo_summary")
+    if bo is not None and len(bo):
+        last = bo.loc[bo.groupby(["model", "layer"], sort=False)["step"].idxmax()]
+        out["border_ownership"] = [{"model": r["model"], "layer": r["layer"], "step": int(r["step"]),
+                                    "n_units": int(r["n_units"]),
+                                    "fraction_significant": round(float(r["fraction_significant"]), 4)}
+                                   for r in last.to_dict("records")]
+    return out
