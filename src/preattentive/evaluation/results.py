@@ -128,7 +128,7 @@ def psychometric_table(df: pd.DataFrame, kind: str = "logistic") -> pd.DataFrame
                "success": False}
         if len(t) >= 2:
             f = fit_psychometric(t["level"], t["k"], t["n"], float(t["chance"].mean()), kind=kind)
-            in_range = t["level"].min() - 1 <= f.threshold <= t["level"].max() + 1
+            in_range = t["level"].min() <= f.threshold <= t["level"].max()  # no extrapolated thresholds
             row.update(threshold=f.threshold, alpha=f.alpha, beta=f.beta, success=bool(f.success and in_range))
         rows.append(row)
     return pd.DataFrame(rows, columns=["model", "method", "family", "kind", "threshold", "alpha", "beta", "chance",

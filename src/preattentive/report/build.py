@@ -16,11 +16,28 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from preattentive.report.html import FigureItem, Section, TableItem, figure_png, render_page
 
 SECTIONS = ("overview", "stimuli", "evaluation", "comparisons", "answers", "training", "physiology", "general")
+
+
+METHODS_TEXT = (
+    "Every model answers the same seeded trials (a trial is fixed by its family, parameters, seed and index), so "
+    "models can be compared trial by trial. Zero-shot (CLIP-like models): the image is compared with one text "
+    "prompt per answer choice and the most similar prompt is the answer. Generative (LLaVA-like models): the "
+    "trial's question and its choices are asked, the answer is decoded greedily and mapped to a choice by a "
+    "documented parser (exact option, option letter, number words, yes/no, a single unambiguous mention); "
+    "answers it cannot read count as wrong. Supervised: the readout of a network trained on that task. Linear "
+    "probe: a cross-validated logistic regression on frozen features of one layer and time step, fitted per family "
+    "and level; it asks whether the information is present even when the model's own answer is not.\n\n"
+    "Accuracy intervals are Wilson score 95 % intervals. Psychometric functions are logistic curves from chance "
+    "(lower asymptote, 1 / number of choices) to the best accuracy, fitted by maximum binomial likelihood; the "
+    "threshold is the level at which accuracy is halfway between the two and is reported only inside the tested "
+    "range. Paired comparisons use McNemar's exact (binomial) test on the trials where exactly one of the two "
+    "models was right.")
 
 
 def _read_json(p: Path, default: Any) -> Any:
@@ -63,6 +80,27 @@ def _examples(ev: pd.DataFrame, per_level: int = 1, max_cols: int = 6) -> tuple[
 def _png_file(p: Path) -> bytes | None:
     data = p.read_bytes()
     return data if data[:8] == b"\x89PNG\r\n\x1a\n" else None
+
+
+def results_matrix(acc: pd.DataFrame, fits: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per model x method x family: accuracy [CI] per level as columns, then chance, n/level, threshold."""
+    rows = []
+    for (m, k, fam), t in acc.groupby(["model", "method", "family"], sort=True):
+        row: dict[str, Any] = {"family": fam, "model": m, "method": k}
+        for r in t.sort_values("level").itertuples():
+            row[f"level {max(int(r.level), 0)}"] = f"{r.accuracy:.2f} [{r.ci_lo:.2f}, {r.ci_hi:.2f}]"
+        row["chance"] = float(t["chance"].mean())
+        row["n/level"] = int(t["n"].min())
+        thr = np.nan
+        if fits is not None:
+            f = fits[(fits["model"] == m) & (fits["method"] == k) & (fits["family"] == fam)]
+            if len(f) and bool(f["success"].iloc[0]):
+                thr = float(f["threshold"].iloc[0])
+        row["threshold"] = thr
+        rows.append(row)
+    df = pd.DataFrame(rows).sort_values(["family", "model", "method"], kind="stable")
+    levels = sorted([c for c in df.columns if c.startswith("level ")], key=lambda c: int(c.split()[1]))
+    return df[["family", "model", "method", *levels, "chance", "n/level", "threshold"]].fillna({c: "" for c in levels})
 
 
 def _eval_sections(study: Path, ev: pd.DataFrame, notes: dict[str, list[str]]) -> list[Section]:
@@ -122,23 +160,22 @@ def _eval_sections(study: Path, ev: pd.DataFrame, notes: dict[str, list[str]]) -
         f"Accuracy against difficulty level per family; one line per model · method. Bands: Wilson 95 % CIs "
         f"(n = {int(ns.min())}–{int(ns.max())} trials per point). Dashed grey: chance. Dotted: logistic fit; "
         f"triangle: threshold (halfway between best accuracy and chance)."))
+    ev_sec.tables.append(TableItem("results", results_matrix(acc, fits),
+                                   "Accuracy per difficulty level [Wilson 95 % CI]; threshold = level at which the "
+                                   "logistic fit is halfway between its best accuracy and chance ('–': no fit inside "
+                                   "the tested range). Per-level counts are in tables/accuracy.csv.", max_rows=80))
     tab = acc.assign(**{"95% CI": [f"[{a:.2f}, {b:.2f}]" for a, b in zip(acc["ci_lo"], acc["ci_hi"])]})
     ev_sec.tables.append(TableItem("accuracy", tab[["model", "method", "family", "level", "n", "k", "accuracy",
                                                     "95% CI", "chance", "unparsed"]],
-                                   "Accuracy per level with Wilson 95 % confidence intervals.", max_rows=80))
-    ft = fits[fits["n_levels"] >= 2]
-    if len(ft):
-        ev_sec.tables.append(TableItem("thresholds", ft[["model", "method", "family", "threshold", "beta", "chance",
-                                                         "n_levels", "success"]],
-                                       "Logistic psychometric fits (maximum likelihood, lapse 0): threshold in "
-                                       "level units; success = converged and within the tested range."))
+                                   "Every level: n trials, k correct, Wilson 95 % CI, unparsed answers.", max_rows=0))
     out.append(ev_sec)
 
     cmp = compare_all(ev)
     cm = Section("Paired comparisons", "On the very same trials, is one model reliably better than another?",
                  notes=notes.get("comparisons", []))
     if len(cmp):
-        cmp = cmp.assign(diff=cmp["acc_b"] - cmp["acc_a"])
+        cmp = cmp.assign(diff=cmp["acc_b"] - cmp["acc_a"]).sort_values(["family", "model_a", "model_b"],
+                                                                        kind="stable")
         cm.tables.append(TableItem("compare", cmp[["family", "model_a", "method_a", "model_b", "method_b", "n",
                                                    "acc_a", "acc_b", "diff", "only_a", "only_b", "p_value"]],
                                    "McNemar exact tests on paired correctness (only_a: trials only A got right). "
@@ -154,7 +191,8 @@ def _eval_sections(study: Path, ev: pd.DataFrame, notes: dict[str, list[str]]) -
         rules = gen.groupby(["model", "parse"]).size().rename("trials").reset_index()
         ans.tables.append(TableItem("parse_rules", rules, "How free-text answers were mapped to choices "
                                     "(unparseable answers count as wrong)."))
-        bad = gen[gen["prediction"] < 0].head(12)
+        bad = gen[gen["prediction"] < 0].drop_duplicates(["model", "family", "raw"]).groupby(
+            ["model", "family"]).head(2).head(12)
         if len(bad):
             ans.tables.append(TableItem("unparsed", bad[["model", "family", "question", "answer", "raw"]],
                                         "Examples of unparseable answers."))
@@ -194,6 +232,7 @@ def build_sections(study: str | os.PathLike) -> tuple[dict[str, Any], list[Secti
     secs += _physiology_sections(study, notes)
     if notes.get("general"):
         secs.append(Section("Notes", "What was left out of this study, and why.", notes=notes["general"]))
+    secs.append(Section("Methods", "How were these numbers computed?", text=METHODS_TEXT))
     return header, secs
 
 

@@ -38,7 +38,7 @@ class TableItem:
     name: str  # file stem for the CSV (tables/<name>.csv)
     table: pd.DataFrame
     caption: str = ""
-    max_rows: int = 60
+    max_rows: int = 60  # 0 = written as CSV only, the page links to it
     floatfmt: str = "{:.3f}"
 
 
@@ -66,6 +66,9 @@ def _anchor(s: Section) -> str:
 
 
 def _table_html(t: TableItem) -> str:
+    if t.max_rows <= 0:  # CSV only: a pointer instead of the table
+        return (f'<p class="more">{html.escape(t.caption)} Full table: tables/{html.escape(t.name)}.csv '
+                f"({len(t.table)} rows).</p>")
     df = t.table.head(t.max_rows)
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     rows = []
