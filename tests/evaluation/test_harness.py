@@ -53,6 +53,8 @@ def test_probe_is_cross_validated_per_block(tmp_path, toy_suite):
     assert [p.name[:27] for p in (tmp_path / "eval").glob("*.parquet")] == ["stub-red__probe-last-tlast-"]
     evaluate(m, toy_suite, method="probe", n=20, out=tmp_path, progress=False, folds=4)
     assert m.seen == 40  # cached
+    few = evaluate(m, toy_suite, method="probe", n=2, progress=False)  # 1 trial per label: no probe, said so
+    assert len(few) == 0 and len(few.attrs["skipped"]) == 2 and "needs >= 2 trials" in few.attrs["skipped"][0]
     with pytest.raises(ValueError, match="no option 'bogus'"):
         evaluate(m, toy_suite, method="probe", bogus=1, progress=False)
 

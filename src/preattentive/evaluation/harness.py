@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from preattentive.evaluation.adapters import Adapter
-from preattentive.evaluation.methods import Method, resolve_method
+from preattentive.evaluation.methods import Method, TooFewTrials, resolve_method
 from preattentive.evaluation.results import conform, empty_results, read_results, slug, write_results
 from preattentive.evaluation.specs import load_model
 from preattentive.evaluation.suites import Block, Suite, load_suite
@@ -138,8 +138,16 @@ def evaluate(model: str | Adapter, suite: str | Suite = "core", *, method: str =
             for s in range(0, len(todo), step):
                 trials = [gen.trial(i) for i in todo[s:s + step]]
                 kw = dict(opts) if m.per_trial else {**opts, "batch_size": batch_size}
-                rows += _rows(adapter, m, options_json, b, trials, m.run(adapter, trials, **kw))
+                try:
+                    outcomes = m.run(adapter, trials, **kw)
+                except TooFewTrials as e:  # e.g. 10-way counting with 12 trials: no probe, said so
+                    skipped.append(f"{b.family} level {b.level}: {e}")
+                    bar.update(len(trials))
+                    continue
+                rows += _rows(adapter, m, options_json, b, trials, outcomes)
                 bar.update(len(trials))
+            if not rows:
+                continue
             computed += len(rows)
             parts.append(conform(pd.DataFrame(rows)))
             if path is not None:  # save after every block: an interrupted run keeps what it finished

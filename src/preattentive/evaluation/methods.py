@@ -31,6 +31,10 @@ log = logging.getLogger("preattentive.evaluation")
 DEFAULT_TEMPLATE = "{question} Answer with one of: {choices}."
 
 
+class TooFewTrials(ValueError):
+    """A block too small for the method (e.g. a probe needs >= 2 trials per label); the harness skips it."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     prediction: int  # index into the trial's choices; -1 = unparseable
@@ -125,7 +129,7 @@ def _probe(adapter: Adapter, trials: Sequence[Any], *, layer: str | None = None,
     counts = np.bincount(y)
     k = int(min(folds, counts[counts > 0].min()))
     if k < 2 or (counts > 0).sum() < 2:
-        raise ValueError(f"a linear probe needs >= 2 trials of each of >= 2 labels; got label counts "
+        raise TooFewTrials(f"a linear probe needs >= 2 trials of each of >= 2 labels; got label counts "
                          f"{counts.tolist()}")
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=float(C), max_iter=2000))
     proba = cross_val_predict(clf, x, y, cv=StratifiedKFold(k, shuffle=True, random_state=int(seed)),

@@ -77,6 +77,19 @@ def _examples(ev: pd.DataFrame, per_level: int = 1, max_cols: int = 6) -> tuple[
     return pd.DataFrame(rows, columns=["family", "level", "image", "answer", "question"]), missing
 
 
+def _ladder_table(families: list[str]) -> pd.DataFrame:
+    """family, level, parameters ("key=value, ...") for every registered family's ladder rung."""
+    from preattentive import stimuli
+
+    rows = []
+    for fam in families:
+        if fam in stimuli.REGISTRY:
+            cls = stimuli.get(fam)
+            for k, rung in enumerate(cls.ladder):
+                rows.append({"family": fam, "level": k, "parameters": ", ".join(f"{a}={b}" for a, b in rung.items())})
+    return pd.DataFrame(rows, columns=["family", "level", "parameters"])
+
+
 def _png_file(p: Path) -> bytes | None:
     data = p.read_bytes()
     return data if data[:8] == b"\x89PNG\r\n\x1a\n" else None
@@ -145,6 +158,10 @@ def _eval_sections(study: Path, ev: pd.DataFrame, notes: dict[str, list[str]]) -
                                          "Regenerated from the seeds of the evaluated trials: one example per level."))
         for fam in missing:
             st.notes.append(f"{fam}: family not registered in this installation; examples left out.")
+    ladders = _ladder_table(fams)
+    if len(ladders):
+        st.tables.append(TableItem("ladders", ladders, "The difficulty ladders: the generator parameters each level "
+                                   "sets (level 0 = easiest).", max_rows=80))
     if not st.figures and not st.notes:
         st.notes.append("No stimulus examples: neither stimuli/*.png nor evaluation rows were found.")
     out.append(st)

@@ -137,3 +137,95 @@ def bo_fraction_figure(summary: pd.DataFrame, *, title: str = "Fraction of borde
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------------------------- report sections
+FG_TEXT = ("Units are (layer, channel, map position) with the receptive-field centre at the map position's "
+           "centre in image pixels. Each figure-ground pair shares its texture segments: at a given location the "
+           "segments are figure in one trial and ground in the other (Lamme 1995). Per unit, A is its mean "
+           "response where its RF centre lies on the figure centre (or edge, within {edge} px of the boundary) and "
+           "G its response at the same location in the partner trial, where it is ground; the modulation index "
+           "is (A − G) / (|A| + |G|), averaged over units (± s.e.m.). In macaque V1, figure and ground responses "
+           "are equal at first and modulation appears ~70–100 ms after onset, at the edge before the centre "
+           "(Poort et al. 2012): in a model, the corresponding signature is modulation that is absent at step 1 "
+           "and grows over steps. Feedforward models have one step.")
+BO_TEXT = ("Border-ownership pairs have identical pixels in the probe window and the figure on opposite sides "
+           "(Zhou et al. 2000). Per unit whose RF centre lies in the window, the BO index is (A − B) / (|A| + |B|) "
+           "for owner left (A) vs right (B); significance by a paired permutation test (owner labels shuffled "
+           "within pairs, i.e. random sign flips of the pair differences), two-sided, at α per unit, so about α "
+           "of the units pass by chance. Zhou et al. found side-of-figure selectivity in ~18 % of V1 and > 50 % "
+           "of V2 and V4 orientation cells.")
+
+
+def _fg_headline(fg: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for (model, layer), d in fg[fg["region"] != "ground"].groupby(["model", "layer"], sort=False):
+        first, last = d["step"].min(), d["step"].max()
+        row = {"model": model, "layer": layer, "steps": int(last)}
+        for region in ("centre", "edge"):
+            r = d[d["region"] == region].set_index("step")
+            row[f"{region} step 1"] = r["modulation"].get(first, np.nan)
+            row[f"{region} last step"] = r["modulation"].get(last, np.nan)
+        row["units (centre)"] = int(d.loc[d["region"] == "centre", "n_units"].max())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def sections(study: str | os.PathLike) -> list:
+    """The report's physiology sections for a study directory (reads ``physiology/*.parquet``).
+
+    Returns an empty list when the study has no physiology tables (the report then shows its "not built" note).
+
+    Example
+    -------
+    >>> secs = sections("runs/demo")  # doctest: +SKIP
+    >>> [s.title for s in secs]  # doctest: +SKIP
+    ['Figure–ground modulation over time', 'Border ownership']
+    """
+    from preattentive.report.html import FigureItem, Section, TableItem
+
+    folder = Path(study) / "physiology"
+    tables = {k: pd.read_parquet(folder / f) for k, f in
+              (("fg", FG_FILE), ("bo_units", BO_UNITS_FILE), ("bo_summary", BO_SUMMARY_FILE)) if (folder / f).is_file()}
+    secs = []
+    fg = tables.get("fg")
+    if fg is not None and len(fg):
+        edge = _study_config(study).get("edge_px", 2.0)
+        secs.append(Section(
+            "Figure–ground modulation over time",
+            question="Do the models' units respond more to the figure than to the ground, and only at later steps?",
+            text=FG_TEXT.format(edge=edge),
+            figures=[FigureItem("fg_modulation", fg_timecourse_figure(fg),
+                                "Figure–ground modulation index per time step; solid = RF on the figure centre, "
+                                "dashed = on the figure edge; error bars ± s.e.m. over units.")],
+            tables=[TableItem("fg_modulation_headline", _fg_headline(fg),
+                              "Modulation index at the first and the last time step per layer."),
+                    TableItem("fg_modulation", fg, "Every (model, layer, step, region) row.", max_rows=0)]))
+    summary = tables.get("bo_summary")
+    units = tables.get("bo_units")
+    if summary is not None and len(summary):
+        figs = [FigureItem("bo_fraction", bo_fraction_figure(summary),
+                           "Fraction of units with significant border-ownership selectivity per time step; "
+                           "dotted: the test's chance rate α; red: Zhou et al. 2000.")]
+        if units is not None and len(units):
+            figs.append(FigureItem("bo_index", bo_histogram_figure(units),
+                                   "BO index per unit at each layer's last step; dark: p < α."))
+        last = summary.loc[summary.groupby(["model", "layer"], sort=False)["step"].idxmax()]
+        secs.append(Section(
+            "Border ownership",
+            question="Do units whose receptive field sees identical pixels signal which side owns the edge?",
+            text=BO_TEXT, figures=figs,
+            tables=[TableItem("bo_summary_last", last.reset_index(drop=True),
+                              "Per layer at its last step: units tested, fraction significant."),
+                    TableItem("bo_summary", summary, "Every (model, layer, step) row.", max_rows=0)]))
+    return secs
+
+
+def _study_config(study: str | os.PathLike) -> dict[str, Any]:
+    import json
+
+    p = Path(study) / "config.json"
+    try:
+        return json.loads(p.read_text()) if p.is_file() else {}
+    except (OSError, ValueError):
+        return {}
