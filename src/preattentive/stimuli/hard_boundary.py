@@ -61,9 +61,9 @@ def shape_polygon(shape: str, center: Any, d: float, n_circle: int = 48) -> np.n
 
 
 def shape_vertices_for_inducers(shape: str, center: Any, d: float) -> np.ndarray:
-    """Where Kanizsa inducers sit (N, 2): polygon corners, or 6 points on the circle (top first)."""
+    """Where Kanizsa inducers sit (N, 2): polygon corners, or 5 evenly spaced points on the circle (top first)."""
     if shape == "circle":
-        a = np.pi / 2 + np.arange(6) * np.pi / 3
+        a = np.pi / 2 + np.arange(N_INDUCERS["circle"]) * (2 * np.pi / N_INDUCERS["circle"])
         return np.stack([-np.sin(a), np.cos(a)], axis=1) * (d / 2) + np.asarray(center, np.float64)
     return shape_polygon(shape, center, d)
 
@@ -106,7 +106,11 @@ def shape_mask(size: int, shape: str, center: Any, d: float) -> np.ndarray:
 # ----------------------------------------------------------------------------------------- family
 BOUNDARIES = ("luminance", "texture", "illusory")
 GRATING_AMPLITUDE = 0.3  # texture: grating amplitude around mid-grey, fraction of the full range
-N_INDUCERS = {"circle": 6, "square": 4, "diamond": 4, "triangle": 3}  # illusory: inducers per shape
+MAX_NOISE_TRIES = 20  # luminance: noise redraws before giving up
+LUMINANCE_MARGIN = 0.005  # luminance: the true shape's correlation must beat every other shape's by this much
+MIN_INDUCER_GAP = 1.5  # px between neighbouring inducers of the circle (else they merge into a ring)
+MIN_INDUCER_RADIUS = 1.25  # px: smaller pac-men are blobs without a readable notch
+N_INDUCERS = {"circle": 5, "square": 4, "diamond": 4, "triangle": 3}  # illusory: inducers per shape
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,7 @@ class HardBoundaryParams(Params):
     figure_size: float = 0.45  # shape size: diameter of the equal-area circle, fraction of the image side
     contrast: float = 0.3  # luminance: |shape - background| grey difference, fraction of the full range
     orientation_contrast: float = 90.0  # texture: angle between figure and ground gratings, deg
-    support_ratio: float = 0.5  # illusory: fraction of the contour drawn by the inducers (Shipley & Kellman 1992)
+    support_ratio: float = 0.5  # illusory: fraction of the SQUARE's contour drawn by inducers (2 r / side; Shipley & Kellman 1992)
     noise: float = 0.0  # s.d. of Gaussian pixel noise, fraction of the full range
     cycles: float = 10.0  # texture: grating cycles per image side (wavelength = size / cycles px, >= 3 px)
     inducer_contrast: float = 0.8  # illusory: |inducer - background| grey difference, fraction of full range
@@ -129,30 +133,40 @@ class HardBoundaryParams(Params):
         check_range("figure_size", self.figure_size, 0.3, 0.7)
         check_range("contrast", self.contrast, 0.01, 0.5)
         check_range("orientation_contrast", self.orientation_contrast, 10.0, 90.0)
-        check_range("support_ratio", self.support_ratio, 0.1, 0.8)
+        check_range("support_ratio", self.support_ratio, 0.1, 0.6)
         check_range("noise", self.noise, 0.0, 0.2)
         check_range("cycles", self.cycles, 2.0, self.size / 3)
         check_range("inducer_contrast", self.inducer_contrast, 0.2, 0.9)
         if self.boundary == "luminance" and self.noise > 2 * self.contrast:
             # Beyond this the matched-filter margin between shapes falls to a few s.d. at 64 px (label noise).
             raise ParamError(f"noise={self.noise} with contrast={self.contrast}: expected noise <= 2 * contrast")
+        if self.boundary == "illusory" and self.inducer_radius() < MIN_INDUCER_RADIUS:
+            raise ParamError(f"support_ratio={self.support_ratio} at size={self.size} gives {self.inducer_radius():.2f} px "
+                             f"inducers; expected >= {MIN_INDUCER_RADIUS:g} px: raise support_ratio, figure_size or size")
+        gap = 2 * np.sin(np.pi / N_INDUCERS["circle"]) * self.figure_size * self.size / 2 - 2 * self.inducer_radius()
+        if self.boundary == "illusory" and gap < MIN_INDUCER_GAP:
+            raise ParamError(f"support_ratio={self.support_ratio} at size={self.size}: the circle's inducers are "
+                             f"{gap:.2f} px apart; expected >= {MIN_INDUCER_GAP:g} px: lower support_ratio")
         if self.margin() > self.size / 2:
             raise ParamError(f"figure_size={self.figure_size} does not fit a {self.size} px image with its "
                              f"inducers; expected figure_size <= {self.max_figure_size():.2f}")
 
-    def inducer_radius(self, shape: str) -> float:
-        """Inducer radius (px): support ratio x contour length / (2 x inducers), after Kanizsa's pac-men."""
-        d = self.figure_size * self.size
-        return self.support_ratio * shape_perimeter(shape, d) / (2 * N_INDUCERS[shape])
+    def inducer_radius(self) -> float:
+        """Inducer radius (px), the same for every shape: ``support_ratio`` x the square's side / 2.
+
+        Each square corner's pac-man draws r px of both sides, so the square's support ratio (real / total
+        contour) is 2r / side. Other shapes keep the same r, so that inducer size says nothing about the shape;
+        their own support ratios are in ``meta["support_ratios"]``.
+        """
+        return self.support_ratio * _SQ * self.figure_size * self.size / 2
 
     def margin(self) -> float:
         """Smallest distance (px) from the shape centre to the image border that keeps everything inside."""
-        r = max(self.inducer_radius(s) for s in SHAPES) if self.boundary == "illusory" else 0.0
+        r = self.inducer_radius() if self.boundary == "illusory" else 0.0
         return MAX_HALF_EXTENT * self.figure_size * self.size + r + 1.0
 
     def max_figure_size(self) -> float:
-        r_per_d = (self.support_ratio * max(shape_perimeter(s, 1.0) / (2 * N_INDUCERS[s]) for s in SHAPES)
-                   if self.boundary == "illusory" else 0.0)
+        r_per_d = self.support_ratio * _SQ / 2 if self.boundary == "illusory" else 0.0
         return (self.size / 2 - 1.0) / ((MAX_HALF_EXTENT + r_per_d) * self.size)
 
 
@@ -162,11 +176,26 @@ def _to_rgb(grey: np.ndarray) -> np.ndarray:
     return np.repeat(g[:, :, None], 3, axis=2)
 
 
-def _alpha(size: int, shape: str, center: np.ndarray, d: float) -> np.ndarray:
-    """Anti-aliased coverage (H, W) float32 in [0, 1] of the shape."""
-    canvas = np.zeros((size, size), np.uint8)
-    fill_polygon(canvas, shape_polygon(shape, center, d), (255,), aa=True)
-    return canvas.astype(np.float32) * np.float32(1 / 255)
+def shape_coverage(size: int, shape: str, center: Any, d: float) -> np.ndarray:
+    """Anti-aliased coverage (size, size) float32 in [0, 1]: 0.5 + signed distance (px) to the contour, clipped.
+
+    Unlike OpenCV's anti-aliased fill (which widens a shape by about half a pixel), this keeps the four shapes'
+    areas equal; thresholding it at 0.5 gives :func:`shape_mask`.
+    """
+    ax = np.arange(size, dtype=np.float32)
+    r = (ax - np.float32(center[0]))[:, None]
+    c = (ax - np.float32(center[1]))[None, :]
+    hh, hw = (np.float32(v) for v in shape_half_extent(shape, d))
+    if shape == "circle":
+        sd = hh - np.sqrt(r * r + c * c)
+    elif shape == "square":
+        sd = np.minimum(hh - np.abs(r), hw - np.abs(c))
+    elif shape == "diamond":
+        sd = (hh - np.abs(r) - np.abs(c)) * np.float32(np.sqrt(0.5))
+    else:  # triangle, apex up: base half-plane and the two sides
+        k = hw / (2 * hh)
+        sd = np.minimum(hh - r, ((r + hh) * k - np.abs(c)) / np.float32(np.sqrt(1 + k * k)))
+    return np.clip(sd + np.float32(0.5), 0, 1)
 
 
 @register_family
@@ -179,14 +208,15 @@ class HardBoundary(StimulusFamily):
     cf. the orientation-defined figures of Lamme 1995), or ``illusory`` (Kanizsa 1955: dark inducers on a light
     ground whose notches align along the shape's contour, the shape itself has the background's luminance;
     V2 cells respond to such contours, von der Heydt et al. 1984, Science 224:1260). Polygons get one
-    pac-man per corner (3 for the triangle, 4 for square and diamond); the circle, which has no corners, gets 6
+    pac-man per corner (3 for the triangle, 4 for square and diamond); the circle, which has no corners, gets 5
     notched disks evenly spaced on its contour, each notched by the circle's arc (curved illusory contour).
-    Inducer radius follows the support ratio (real / total contour length; Shipley & Kellman 1992).
+    Inducer radius follows the support ratio (real / total contour length; Shipley & Kellman 1992) of the
+    square and is the same for all four shapes, so inducer size is no cue to the shape.
 
     Difficulty: ``contrast`` and ``noise`` (luminance), ``orientation_contrast`` and ``noise`` (texture),
     ``support_ratio`` and ``noise`` (illusory). Meta: ``shape``, ``center`` [row, col] px, ``diameter`` px (of
     the equal-area circle), ``boundary``, ``mask`` (bool (H, W) pixels inside the shape), ``polarity``
-    (luminance), ``figure_orientation``/``ground_orientation`` deg (texture), ``inducers`` [[row, col], ...] and
+    (luminance), ``figure_orientation``/``ground_orientation`` deg and ``wavelength`` px (texture), ``inducers`` [[row, col], ...] and
     ``inducer_radius`` px (illusory).
     """
 
@@ -198,11 +228,34 @@ class HardBoundary(StimulusFamily):
     ladder = (
         dict(contrast=0.3, orientation_contrast=90.0, support_ratio=0.5, noise=0.0),
         dict(contrast=0.15, orientation_contrast=60.0, support_ratio=0.42, noise=0.03),
-        dict(contrast=0.08, orientation_contrast=45.0, support_ratio=0.34, noise=0.05),
-        dict(contrast=0.05, orientation_contrast=30.0, support_ratio=0.27, noise=0.07),
-        dict(contrast=0.04, orientation_contrast=20.0, support_ratio=0.2, noise=0.08),
+        dict(contrast=0.08, orientation_contrast=45.0, support_ratio=0.34, noise=0.04),
+        dict(contrast=0.05, orientation_contrast=30.0, support_ratio=0.27, noise=0.045),
+        dict(contrast=0.04, orientation_contrast=20.0, support_ratio=0.2, noise=0.05),
     )
     difficulty_keys = ("figure_size", "contrast", "orientation_contrast", "support_ratio", "noise")
+
+    @staticmethod
+    def _add_noise(rng: np.random.Generator, grey: np.ndarray, p: HardBoundaryParams, center: np.ndarray, d: float,
+                   label: int) -> np.ndarray:
+        """Add Gaussian pixel noise; for ``luminance``, redraw a noise field that would mislead an ideal observer.
+
+        The ideal observer knows the centre and size and picks the shape whose coverage correlates best with the
+        image. A noise draw after which another shape wins (or the true one wins by < ``LUMINANCE_MARGIN``)
+        would make the label ambiguous, so it is redrawn (the ambiguity the generator must prevent).
+        """
+        S = p.size
+        if p.boundary != "luminance":
+            return grey + rng.standard_normal((S, S), dtype=np.float32) * np.float32(p.noise)
+        cov = np.stack([shape_coverage(S, s, center, d).ravel() for s in SHAPES])  # (4, S*S)
+        cov -= cov.mean(1, keepdims=True)
+        cov /= np.linalg.norm(cov, axis=1, keepdims=True)
+        for _ in range(MAX_NOISE_TRIES):
+            noisy = grey + rng.standard_normal((S, S), dtype=np.float32) * np.float32(p.noise)
+            corr = np.abs(cov @ noisy.ravel()) / np.linalg.norm(noisy.ravel() - noisy.mean())
+            if corr[label] - np.max(np.delete(corr, label)) >= LUMINANCE_MARGIN:
+                return noisy
+        raise ParamError(f"noise={p.noise} with contrast={p.contrast} at size={S}: the shape is not recoverable "
+                         f"in {MAX_NOISE_TRIES} noise draws; lower noise or raise contrast")
 
     def _make(self, rng: np.random.Generator, label: int, p: Params) -> Trial:
         assert isinstance(p, HardBoundaryParams)
@@ -213,10 +266,12 @@ class HardBoundary(StimulusFamily):
         meta: dict[str, Any] = {"shape": shape, "center": [round(float(center[0]), 3), round(float(center[1]), 3)],
                                 "diameter": round(float(d), 3), "boundary": p.boundary,
                                 "mask": shape_mask(S, shape, center, d)}
-        difficulty: dict[str, Any] = {"figure_size": p.figure_size, "noise": p.noise}
+        # Every difficulty key is reported; the ones this boundary type ignores are None.
+        difficulty: dict[str, Any] = {k: None for k in self.difficulty_keys}
+        difficulty.update(figure_size=p.figure_size, noise=p.noise)
         if p.boundary == "luminance":
             sign = 1.0 if rng.random() < 0.5 else -1.0  # brighter or darker than the background
-            grey = 0.5 + np.float32(sign * p.contrast) * _alpha(S, shape, center, d)
+            grey = 0.5 + np.float32(sign * p.contrast) * shape_coverage(S, shape, center, d)
             meta["polarity"] = "light" if sign > 0 else "dark"
             difficulty["contrast"] = p.contrast
             prompt = "a faint {} on a grey background"
@@ -231,26 +286,29 @@ class HardBoundary(StimulusFamily):
             cc = np.arange(S, dtype=np.float32)[None, :]
             # A grating with stripes at angle theta (ccw from horizontal) varies along (sin theta, cos theta) in (x, y-down).
             fig, gnd = (np.cos(k * (cc * np.sin(t) + rr * np.cos(t)) + ph) for t, ph in zip(thetas, phases))
-            a = _alpha(S, shape, center, d)
+            a = shape_coverage(S, shape, center, d)
             grey = 0.5 + GRATING_AMPLITUDE * (gnd + a * (fig - gnd))
             meta["figure_orientation"], meta["ground_orientation"] = (round(float(np.rad2deg(t)), 3) for t in thetas)
+            meta["wavelength"] = round(S / p.cycles, 4)  # px
             difficulty["orientation_contrast"] = p.orientation_contrast
             prompt = "a {} made of differently oriented stripes"
         else:
-            r = p.inducer_radius(shape)
+            r = p.inducer_radius()
             bg, ink = 0.5 + p.inducer_contrast / 2, 0.5 - p.inducer_contrast / 2  # dark inducers on light (Kanizsa)
             canvas = np.full((S, S), int(round(bg * 255)), np.uint8)
             verts = shape_vertices_for_inducers(shape, center, d)
             for v in verts:
                 draw_disk(canvas, v, r, (int(round(ink * 255)),), aa=True)
-            fill_polygon(canvas, shape_polygon(shape, center, d), (int(round(bg * 255)),), aa=True)
-            grey = canvas.astype(np.float32) * np.float32(1 / 255)
+            a = shape_coverage(S, shape, center, d)  # the shape itself has the background's grey
+            grey = canvas.astype(np.float32) * np.float32(1 / 255) * (1 - a) + np.float32(bg) * a
             meta["inducers"] = np.round(verts, 3).tolist()
             meta["inducer_radius"] = round(float(r), 3)
+            meta["support_ratios"] = {sh: round(float(2 * r * N_INDUCERS[sh] / shape_perimeter(sh, d)), 4)
+                                      for sh in SHAPES}
             difficulty["support_ratio"] = p.support_ratio
             prompt = "an illusory {} outlined by notched black disks"
         if p.noise > 0:
-            grey = grey + rng.standard_normal((S, S), dtype=np.float32) * np.float32(p.noise)
+            grey = self._add_noise(rng, grey, p, center, d, label)
         return Trial(image=_to_rgb(grey), label=label,
                      question="Which shape is hidden in this image: a circle, a square, a triangle or a diamond?",
                      choices=SHAPES, prompts=tuple(prompt.format(s) for s in SHAPES), difficulty=difficulty, meta=meta)
