@@ -34,3 +34,15 @@ def test_demo_quick_end_to_end(tmp_path):
         assert set(note) == {"section", "text"}
         assert note["text"] in r.output
     assert json.loads((out / "config.json").read_text())["preview_cols"] == QUICK["preview_cols"]
+    report = out / "report.html"
+    assert report.is_file() and f"report: {report}" in r.output
+    html = report.read_text()
+    for note in notes:  # the notes are on the page too (escaped text, so compare a plain prefix)
+        assert note["text"][:30].replace("&", "&amp;").replace("'", "&#x27;") in html
+    summary = json.loads((out / "summary.json").read_text())
+    from preattentive import stimuli
+
+    if "figure-ground-v1" in stimuli.list():  # the nets train on it and physiology records them
+        assert {r["model"] for r in summary["physiology"]["figure_ground"]} >= {"cnn-30k@figure-ground",
+                                                                                "blt-30k@figure-ground"}
+        assert "Figure–ground modulation over time" in html

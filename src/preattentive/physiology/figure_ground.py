@@ -19,6 +19,7 @@ Layer values are means over the units that saw both conditions (and respond at a
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -136,7 +137,9 @@ def figure_ground_modulation(rec: Recording, masks: np.ndarray | None = None, *,
         means = {step: _condition_means(rec[(layer, step)].astype(np.float64), labels, pairs) for step in steps}
         # Poort et al. normalised each site to its peak response: here the unit's largest mean |response| over
         # steps and conditions
-        peak = np.nanmax(np.stack([np.abs(x) for s in steps for ag in means[s].values() for x in ag]), axis=0)
+        with warnings.catch_warnings():  # units never in a condition are all-NaN: they stay NaN, silently
+            warnings.simplefilter("ignore", RuntimeWarning)
+            peak = np.nanmax(np.stack([np.abs(x) for s in steps for ag in means[s].values() for x in ag]), axis=0)
         scale = np.nanmax(peak) if np.isfinite(peak).any() else 0.0
         live = peak > _EPS * max(scale, 1e-12)
         for step in steps:
