@@ -147,6 +147,10 @@ def shape_vertices(shape: str, center: Sequence[float], half: float, angle: floa
     return v + np.asarray(center, np.float64)
 
 
+_AR = np.arange(4096, dtype=np.float64)  # pixel-centre coordinates, sliced by draw_shape (faster than ogrid)
+_SUB = (np.arange(4) + 0.5) / 4 - 0.5  # sub-pixel sample offsets for small discs
+
+
 def draw_shape(img: np.ndarray, shape: str, center: Sequence[float], half: float, color: Sequence[int],
                angle: float = 0.0, stroke: float = 0.34, aa: bool = False) -> None:
     """Draw a filled named shape (see :data:`SHAPES`) in place; not anti-aliased by default (exact colours).
@@ -158,12 +162,16 @@ def draw_shape(img: np.ndarray, shape: str, center: Sequence[float], half: float
     >>> bool((img == COLORS["red"]).all(-1).any())
     True
     """
-    if shape == "circle" and not aa:  # pixel centres within the radius: no one-pixel nubs at small radii
+    if shape == "circle" and not aa:  # exact discs (cv2 leaves one-pixel nubs at small radii)
         (r, c), h = center, float(half)
         r0, r1 = max(int(np.floor(r - h)), 0), min(int(np.ceil(r + h)) + 1, img.shape[0])
         c0, c1 = max(int(np.floor(c - h)), 0), min(int(np.ceil(c + h)) + 1, img.shape[1])
-        rr, cc = np.ogrid[r0:r1, c0:c1]
-        inside = (rr - r) ** 2 + (cc - c) ** 2 <= h * h
+        if h < 8:  # small discs: fill pixels at least half covered (4x4 samples), so no one-pixel nubs
+            dr = ((_AR[r0:r1, None] + _SUB - r) ** 2)[:, :, None, None]  # (n, 4, 1, 1)
+            dc = ((_AR[c0:c1, None] + _SUB - c) ** 2)[None, None]  # (1, 1, m, 4)
+            inside = (dr + dc < h * h).sum(axis=(1, 3)) >= 8
+        else:
+            inside = ((_AR[r0:r1] - r) ** 2)[:, None] + ((_AR[c0:c1] - c) ** 2)[None, :] < h * h
         img[r0:r1, c0:c1][inside] = np.asarray(color, np.uint8)[: img.shape[2] if img.ndim == 3 else 1]
         return
     fill_polygon(img, shape_vertices(shape, center, half, angle, stroke), color, aa=aa)

@@ -43,6 +43,7 @@ PLURAL = {"cross": "crosses"}
 MIN_HALF = 3.5  # px: smallest half-extent at which circle/square/triangle/diamond survive rasterising
 MIN_HALF_CROSS = 7.0  # px: a cross's arms (0.68 x half wide) need this to read as a cross, not a blob
 DOMINANCE = 2.0  # relation axis offset of the group centres >= 2 x the other axis (unambiguous, ~27 deg cone)
+MIN_GAP = 2.5  # px between objects that must not touch: fillPoly covers up to ~0.5 px beyond an edge
 
 
 # --------------------------------------------------------------------------------------------- specs / text
@@ -289,7 +290,7 @@ class ScenesParams(Params):
     counts: tuple[int, ...] = (1,)  # copies per group, each in 1..10
     sizes: tuple[str, ...] = ()  # size words in captions ("small", "large"); () = one size, no size word
     obj_size: float = 0.12  # half-extent of a large object, fraction of the side, / sqrt(max(counts)); floor 3.5 px
-    margin: float = 0.04  # least gap between object boxes, fraction of the side (floor 2 px)
+    margin: float = 0.04  # least gap between object boxes, fraction of the side (floor 2.5 px)
     dominance: float = 2.0  # relation axis offset of group centres >= dominance x the other axis (> 1)
     n_caption_choices: int = 4  # choices for question="caption": the true caption + hard negatives
     split: str = "all"  # all | train | test: which caption classes (see caption_split) scenes are drawn from
@@ -505,7 +506,7 @@ def _sample(rng: np.random.Generator, spec: SceneSpec, half: np.ndarray, p: Scen
     if hi < lo:
         return np.empty((0, n, 2))
     cand = np.round(rng.uniform(lo, hi, (k, n, 2)) * 16) / 16  # (K, N, 2) (row, col)
-    gap = max(2.0, p.margin * p.size)
+    gap = max(MIN_GAP, p.margin * p.size)
     if len(spec.groups) == 2:
         na = spec.groups[0].count
         axis = 1 if spec.relation in ("left of", "right of") else 0
