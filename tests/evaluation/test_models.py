@@ -53,6 +53,7 @@ def test_hf_clip_dir_zero_shot(tmp_path, tiny_vlms, toy_family):
     probe = evaluate(f"hf-clip:{tmp_path / 'clip'}", suite, method="probe", layer="layers.1", progress=False,
                      folds=2)
     assert len(probe) == 8 and json.loads(probe["options"].iloc[0])["layer"] == "layers.1"
+    assert (probe["method"] == "probe:layers.1").all()  # probes of different layers never pool
 
 
 def test_generative_batch_invariance(tmp_path, tiny_vlms, toy_family):

@@ -124,6 +124,11 @@ class LlavaAdapter(Adapter):
     auto_method = "generative"
     methods = ("generative", "probe")
 
+    def __init__(self, model: Any, **kw: Any) -> None:
+        super().__init__(model, **kw)
+        if not hasattr(model, "features"):  # the probe needs the wrapper to expose features
+            self.methods = ("generative",)
+
     def generate(self, images, questions, max_new_tokens=16):
         return [str(s) for s in self.model.generate(list(images), list(questions), max_new_tokens=max_new_tokens)]
 

@@ -51,11 +51,20 @@ def model_slug(model: str) -> str:
     return slug("-".join([scheme, *parts])) + "-" + hashlib.sha1(model.encode()).hexdigest()[:6]
 
 
+def method_label(method: str, options: dict[str, Any]) -> str:
+    """The ``method`` column: the method's name, plus the layer/step for probes (``probe:layers.3@t2``), so that
+    probes of different layers never pool into one accuracy."""
+    if method != "probe" or (options.get("layer") is None and options.get("step") is None):
+        return method
+    return f"probe:{options.get('layer') or 'last'}" + (f"@t{options['step']}" if options.get("step") is not None else "")
+
+
 def _rows(adapter: Adapter, method: Method, options_json: str, block: Block, trials, outcomes) -> list[dict]:
+    label = method_label(method.name, json.loads(options_json))
     rows = []
     for t, o in zip(trials, outcomes):
         rows.append({
-            "model": adapter.name, "model_fingerprint": adapter.fingerprint, "method": method.name,
+            "model": adapter.name, "model_fingerprint": adapter.fingerprint, "method": label,
             "options": options_json, "family": block.family, "params": block.params_json,
             "level": -1 if block.level is None else int(block.level), "difficulty": _json(t.difficulty),
             "trial_id": t.id, "trial_key": block.trial_key(t.index), "seed": block.seed, "index": t.index,

@@ -26,7 +26,7 @@ from preattentive.evaluation.stats import fit_psychometric, mcnemar, wilson_ci
 COLUMNS: dict[str, tuple[str, str]] = {
     "model": ("string", "model spec as given (display name)"),
     "model_fingerprint": ("string", "hash of the weights' files; cached rows of other weights are not reused"),
-    "method": ("string", "zero-shot | generative | probe | supervised"),
+    "method": ("string", "zero-shot | generative | supervised | probe (probe:<layer>[@t<step>] when a layer is named)"),
     "options": ("string", "JSON of the method's options (layer, step, prompt template, ...)"),
     "family": ("string", "stimulus family id, e.g. maze-v1"),
     "params": ("string", "JSON of the generator parameters (level, size, ...)"),
