@@ -14,7 +14,10 @@ from preattentive.stimuli.hard_boundary import MAX_HALF_EXTENT, SHAPES, shape_co
 from preattentive.stimuli.render import blank, draw_segments
 
 TASKS = ("presence", "location", "shape")
-QUADRANTS = ("top left", "top right", "bottom left", "bottom right")
+# Label order pairs diagonal quadrants (items 2k, 2k+1 get labels 0/1 or 2/3), so the two figures of a
+# location pair never overlap: one's figure site is pure ground in the other.
+QUADRANTS = ("top left", "bottom right", "top right", "bottom left")
+_QUAD_RC = ((0, 0), (1, 1), (0, 1), (1, 0))  # (row half, col half) of each quadrant
 BACKGROUND, INK = 255, 0  # black line elements on white, as in Lamme 1995 fig. 1 / Poort et al. 2012 fig. 1A
 MAX_TRIES = 100  # layout redraws before giving up (a ParamError names the too-small figure)
 MIN_FIGURE_SEGMENTS = 3  # a figure holds at least this many segments
@@ -29,7 +32,7 @@ class FigureGroundParams(Params):
 
     task: str = "presence"  # presence (is there a figure?) | location (which quadrant) | shape (which of SHAPES)
     shape: str = "square"  # figure shape for the presence and location tasks (shape task: the label decides)
-    figure_size: float = 0.45  # figure size: diameter of the equal-area circle, fraction of the image side
+    figure_size: float = 0.45  # diameter of the equal-area circle, fraction of the image side (location: of a quadrant's)
     orientation_contrast: float = 90.0  # deg between figure and ground segments (orientations 90 -+ contrast / 2)
     cells: int | None = None  # texture elements per image side (density); None -> min(12, size // 4), shape task 16
     length: float = 0.8  # segment length, fraction of the element spacing
@@ -56,18 +59,23 @@ class FigureGroundParams(Params):
             raise ParamError(f"length={self.length} of a {self.size / n:.1f} px spacing is "
                              f"{self.length * self.size / n:.2f} px; expected >= {MIN_LENGTH:g} px (raise length or size)")
         need = 4.5 if self.task == "shape" else 2.0  # texture elements across the figure
-        if self.figure_size * n < need:
-            raise ParamError(f"figure_size={self.figure_size} spans {self.figure_size * n:.1f} texture elements "
-                             f"(cells={n}); the {self.task} task needs >= {need:g}: raise figure_size or cells")
-        if self.task == "location" and self.figure_size > 0.5:
-            raise ParamError(f"figure_size={self.figure_size}: the location task needs figure_size <= 0.5 "
-                             "(the figure's centre must stay well inside its quadrant)")
+        across = self.figure_px / (self.size / n)
+        if across < need:
+            raise ParamError(f"figure_size={self.figure_size} spans {across:.1f} texture elements (cells={n}, "
+                             f"size={self.size}); expected >= {need:g} for the {self.task} task: raise figure_size, "
+                             "cells or size")
+
+    @property
+    def figure_px(self) -> float:
+        """Figure diameter (equal-area circle), px; the location task's figure must fit in a quadrant."""
+        return self.figure_size * self.size * (0.5 if self.task == "location" else 1.0)
 
     @property
     def n_cells(self) -> int:
         if self.cells is not None:
             return int(self.cells)
-        return min(16 if self.task == "shape" else 12, self.size // 4)  # shapes need finer texture to be told apart
+        # Shapes, and figures confined to a quadrant, need a finer texture to be told apart / seen.
+        return min(12 if self.task == "presence" else 16, self.size // 4)
 
 
 def _ground_probe(mask: np.ndarray, fallback: np.ndarray) -> list[int]:
@@ -96,16 +104,17 @@ class FigureGround(StimulusFamily):
     density and mean luminance are the same inside and outside; only orientation defines the figure.
 
     Tasks (``task``): ``presence`` (default; label 0 "no" = homogeneous texture, 1 "yes" = figure present),
-    ``location`` (the quadrant that holds the figure's centre; the centre stays >= 6 % of the image from both
-    midlines), ``shape`` (circle, square, triangle, diamond, all of equal area, so area and segment count do
-    not give the answer away).
+    ``location`` (which quadrant holds the figure; the figure lies wholly inside it and ``figure_size`` is then a
+    fraction of the quadrant's side; default texture 16 elements per side), ``shape`` (circle, square, triangle, diamond, all of equal area, so area and segment count do
+    not give the answer away; default texture 16 elements per side; every other shape at the drawn centre and
+    size would claim >= 3 different segments, else the layout is redrawn).
 
     Pairs for the physiology analysis (``group_size = 2``): items 2k and 2k+1 share segment positions,
     orientation jitter and geometry (``meta["pair_id"] = k``, ``meta["member"]`` 0 or 1). In the presence task,
     item 2k is the homogeneous texture in the orientation of item 2k+1's figure: at the figure's location the
     segments are identical, figure in one trial and ground in the other (Lamme 1995's comparison). In the
     location and shape tasks item 2k+1 has the figure/ground orientations of item 2k swapped; in the location
-    task the two figures sit in different quadrants, so the texture at item 2k's ``probes["center"]`` is figure
+    task the two figures sit in diagonally opposite quadrants, so the texture at item 2k's ``probes["center"]`` is figure
     in item 2k and ground of the same orientation, with the same segments, in item 2k+1 (Poort et al. 2012).
 
     Meta: ``mask`` bool (H, W) figure pixels (all False when absent), ``present``, ``center`` [row, col] and
@@ -143,11 +152,11 @@ class FigureGround(StimulusFamily):
         assert isinstance(p, FigureGroundParams)
         S, n = p.size, p.n_cells
         s = S / n  # element spacing, px
-        d = p.figure_size * S  # figure size (equal-area circle diameter), px
+        d = p.figure_px  # figure size (equal-area circle diameter), px
         member = label % 2  # which item of the pair; every draw below is made by both members, in this order
         a, b = 90.0 - p.orientation_contrast / 2, 90.0 + p.orientation_contrast / 2  # deg; b on a = "standard"
         ext = MAX_HALF_EXTENT * d + s / 2  # px from the figure centre to keep free of the image border
-        bands = ((ext, S / 2 - 0.06 * S), (S / 2 + 0.06 * S, S - ext))  # location: centre rows/cols per half
+        bands = ((ext, S / 2 - ext), (S / 2 + ext, S - ext))  # location: figure centre range per half (inside it)
         ticks = (np.arange(n) + 0.5) * s - 0.5  # grid in pixel coordinates (pixel centres at integers)
         grid = np.stack(np.meshgrid(ticks, ticks, indexing="ij"), -1).reshape(-1, 2)  # (n*n, 2)
         # --- shared draws: both members of a pair make exactly these draws, in this order, whatever their label.
@@ -155,9 +164,9 @@ class FigureGround(StimulusFamily):
             standard_first = rng.random() < 0.5
             fig_centre = rng.uniform(ext, S - ext, size=2) - 0.5
             u = rng.random((len(QUADRANTS), 2))
-            quad_centres = np.array([[bands[q // 2][0] + u[q, 0] * (bands[q // 2][1] - bands[q // 2][0]),
-                                      bands[q % 2][0] + u[q, 1] * (bands[q % 2][1] - bands[q % 2][0])]
-                                     for q in range(len(QUADRANTS))]) - 0.5
+            quad_centres = np.array([[bands[hr][0] + u[q, 0] * (bands[hr][1] - bands[hr][0]),
+                                      bands[hc][0] + u[q, 1] * (bands[hc][1] - bands[hc][0])]
+                                     for q, (hr, hc) in enumerate(_QUAD_RC)]) - 0.5
             seg = grid + rng.uniform(-p.jitter * s, p.jitter * s, size=grid.shape) if p.jitter > 0 else grid
             seg = seg.astype(np.float32).astype(np.float64)  # exactly the float32 centres stored in meta
             ori_jit = rng.uniform(-p.orientation_jitter, p.orientation_jitter, size=len(seg))  # deg
