@@ -38,6 +38,7 @@ the same by construction (two equal curves, the same distractors, two markers).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
@@ -85,6 +86,7 @@ class Geometry(NamedTuple):
     aa: bool  # anti-aliased drawing (from 96 px); ink is every pixel > 0 either way
 
 
+@functools.lru_cache(maxsize=64)
 def geometry(p: CurveTracingParams) -> Geometry:
     """Pixel sizes for ``p``: 64 px is the reference (segment 4.5 = paddle 2.5 + gap 2, stroke 1, marker radius 2.5).
 
@@ -147,6 +149,7 @@ def _fixed(rc: np.ndarray) -> np.ndarray:
     return np.round(rc[..., ::-1] * (1 << _SHIFT)).astype(np.int32)  # (row, col) -> fixed-point (x, y)
 
 
+@functools.lru_cache(maxsize=64)
 def _disk_kernel(radius: float) -> np.ndarray:
     """Offsets within Euclidean distance < ``radius``: dilating by it marks every pixel closer than ``radius``."""
     r = int(math.ceil(radius))
@@ -236,6 +239,7 @@ class _Walker:
             q = np.rint(0.5 * (pts[:, 1:] + pts[:, :-1])).astype(np.int64)  # segment midpoints: on the ink
             keep = ~scene.forbidden[q[..., 0], q[..., 1]].any(axis=1)
             pts, idx = pts[keep], idx[keep]
+        pts, idx = pts[:8], idx[:8]  # the rest are not needed unless all of these fail
         keep = _self_clear(pts[:, :: self.sub], self.self_min)
         pts, idx = pts[keep], idx[keep]
         for i in range(min(len(pts), 4)):
@@ -320,26 +324,29 @@ class CurveTracing(StimulusFamily):
         target B starts on the circle of radius ``d`` around an end of the first, A: that cross pair is the
         negative pair. Nothing here looks at the label, and both classes' marker distances are ``d``.
         """
-        walker, n = _Walker(rng, p, g), 64  # walks per vectorised batch
+        walker = _Walker(rng, p, g)
         n_d = max(1, int(round(p.length / 3)))
         for _ in range(self.scene_tries):
             scene = _Scene(p.size, g)
-            pts, _ = walker.walks(n, p.length)
-            placed = walker.place(scene, pts, walker.starts(pts), target=True)
+            for n in (16, 64):  # walks per vectorised batch: small first, since most scenes need few
+                pts, _ = walker.walks(n, p.length)
+                placed = walker.place(scene, pts, walker.starts(pts), target=True)
+                if placed is not None:
+                    break
             if placed is None:
                 continue
             a = placed[0]
             c = int(rng.integers(2))
-            for _ in range(8):
-                pts, ends = walker.walks(2 * n, p.length)
+            for n in (16, 32, 64, 128, 128, 128, 128, 128):
+                pts, ends = walker.walks(n, p.length)
                 d = np.linalg.norm(a.ends[0] - a.ends[1]) if c == 0 else np.linalg.norm(ends[:, 1], axis=1)
-                i = rng.integers(0, 2, len(pts))  # walk k starts at distance d from A's end i[k]
+                i = rng.integers(0, 2, n)  # walk k starts at distance d from A's end i[k]
                 placed = walker.place(scene, pts, walker.starts(pts, a.ends[i], d), target=True)
                 if placed is None:
                     continue
                 i = int(i[placed[1]])
                 for _ in range(p.distractors):
-                    for _ in range(4):
+                    for n in (16, 32, 64, 64):
                         pts, _ = walker.walks(n, n_d)
                         if walker.place(scene, pts, walker.starts(pts), target=False) is not None:
                             break
