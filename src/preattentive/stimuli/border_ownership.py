@@ -32,7 +32,7 @@ class BorderOwnershipParams(Params):
         check_range("contrast", self.contrast, 0.02, 0.8)
         check_range("window", self.window, 0.04, 0.2)
         if self.variant == "overlap" and self.contrast > 0.5:
-            raise ParamError(f"contrast={self.contrast}: the overlap variant needs contrast <= 0.5 (both squares must "
+            raise ParamError(f"contrast={self.contrast}: expected <= 0.5 for the overlap variant (both squares must "
                              "stay distinct from the ground)")
         g = self.geometry()
         if g["free"] < 0:
@@ -47,7 +47,7 @@ class BorderOwnershipParams(Params):
         L = int(round(self.figure_size * S))  # square side, px
         need = 2 * w + 2 * MARGIN  # px of edge that must run past the window
         if self.variant == "c-shape":
-            t = max(2, int(round(0.25 * L)))  # arm thickness of the C, px
+            t = max(2, int(round(0.2 * L)))  # arm thickness of the C, px
             have = L - 2 * t  # the notch's inner edge is the probed edge
         elif self.variant == "overlap":
             t = max(1, int(round(0.2 * L)))  # smallest vertical offset between the squares, px
