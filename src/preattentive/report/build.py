@@ -138,8 +138,8 @@ def _eval_sections(study: Path, ev: pd.DataFrame, notes: dict[str, list[str]]) -
         ov.notes.append("No evaluation results (eval/*.parquet) in this study directory.")
     out.append(ov)
 
-    st = Section("Stimuli", "What did the models see? One example per difficulty level, with the correct answer.",
-                 notes=notes.get("stimuli", []))
+    st = Section("Stimuli", "What did the models see? Examples at each difficulty level, with the correct answer.",
+                 notes=notes.get("stimuli", []), gallery=True)
     fams = sorted(ev["family"].unique()) if not ev.empty else []
     stim_dir = study / "stimuli"
     shown = set()
@@ -148,7 +148,7 @@ def _eval_sections(study: Path, ev: pd.DataFrame, notes: dict[str, list[str]]) -
             png = _png_file(p)
             if png is not None:
                 st.figures.append(FigureItem(f"stimuli-{p.stem}", png, f"{p.stem}: rows are difficulty levels "
-                                             "(easiest at the top), columns independent trials."))
+                                             "(easiest at the top), columns are independent trials."))
                 shown.add(p.stem)
     rest = ev[~ev["family"].isin(shown)] if not ev.empty else ev
     if len(rest):

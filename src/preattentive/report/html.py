@@ -53,6 +53,7 @@ class Section:
     tables: list[TableItem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # visible "not built / left out" notes
     id: str = ""  # anchor; derived from the title when empty
+    gallery: bool = False  # lay the figures out side by side (e.g. one stimulus strip per family)
 
 
 def figure_png(fig: Any, dpi: int = 110) -> bytes:
@@ -98,10 +99,14 @@ def render_section(s: Section, pngs: dict[str, bytes]) -> str:
         parts += [f"<p>{html.escape(p)}</p>" for p in s.text.split("\n\n")]
     for note in s.notes:
         parts.append(f'<div class="note"><strong>Note.</strong> {html.escape(note)}</div>')
+    if s.gallery and s.figures:
+        parts.append('<div class="gallery">')
     for f in s.figures:
         b64 = base64.b64encode(pngs[f.name]).decode("ascii")
         parts.append(f'<figure><img alt="{html.escape(f.caption or f.name)}" src="data:image/png;base64,{b64}">'
                      f"<figcaption>{html.escape(f.caption)}</figcaption></figure>")
+    if s.gallery and s.figures:
+        parts.append("</div>")
     parts += [_table_html(t) for t in s.tables]
     parts.append("</section>")
     return "\n".join(parts)
@@ -120,6 +125,8 @@ table{border-collapse:collapse;font-size:13px;margin-top:6px} th,td{padding:4px 
 th{background:#f3f5f8;text-align:left;position:sticky;top:0} td.num{text-align:right;font-variant-numeric:tabular-nums}
 .scroll{max-height:560px;overflow:auto} .more{font-size:12px;color:#6b7280} code{background:#f3f5f8;padding:1px 4px}
 footer{margin-top:40px;font-size:12px;color:#6b7280}
+.gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:10px 18px;align-items:start}
+.gallery figure{margin:6px 0}
 """
 
 
