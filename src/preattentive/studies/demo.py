@@ -51,7 +51,7 @@ class DemoConfig:
     # CLIP (NegCLIP hard negatives, Yuksekgonul et al. 2023) and LLaVA on its tower
     clip_preset: str = "clip-tiny"  # models.clip preset id
     clip_steps: int = 3000  # step limit
-    clip_minutes: float = 3.0  # wall-clock minutes
+    clip_minutes: float = 3.0  # CPU minutes (process CPU time, all threads)
     clip_batch_size: int = 64  # image-caption pairs per step (scenes + swapped twins)
     clip_eval_n: int = 144  # held-out scene images for the trainer's own zero-shot check
     llava_preset: str = "llava-tiny"  # models.llava preset id

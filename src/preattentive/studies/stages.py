@@ -45,7 +45,7 @@ def _finished(run: Path) -> bool:
     if not (run / "run.json").is_file():
         return False
     record = json.loads((run / "run.json").read_text())
-    return (run / record.get("model_dir", "model")).is_dir() and record.get("status", "finished") == "finished"
+    return (run / record.get("model_dir", "model")).is_dir() and record.get("status", "done") in ("done", "finished")
 
 
 # --------------------------------------------------------------------------------------------- stimuli
@@ -112,8 +112,9 @@ def stage_clip(ctx: Context) -> None:
     cfg = ctx.cfg
     run = ctx.run_dir("clip-hn")
     if not _finished(run):
+        # clock="cpu" (process CPU time): train_clip(clock="wall") currently raises in RunWriter.finish
         train_clip(preset=cfg.clip_preset, hard_negatives=True, steps=cfg.clip_steps, minutes=cfg.clip_minutes,
-                   clock="wall", batch_size=cfg.clip_batch_size, seed=cfg.seed, eval_every=0,
+                   clock="cpu", batch_size=cfg.clip_batch_size, seed=cfg.seed, eval_every=0,
                    eval_n=cfg.clip_eval_n, out=run)
     ctx.runs["clip-hn"] = run
     ctx.log(f"  trained clip-hn: {run}")
