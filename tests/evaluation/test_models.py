@@ -67,3 +67,18 @@ def test_generative_batch_invariance(tmp_path, tiny_vlms, toy_family):
     assert (one["method"] == "generative").all() and len(one) == 16
     assert one["raw"].tolist() == eight["raw"].tolist()
     assert len(set(one["raw"])) > 1  # the random model does say different things to different images
+
+
+def test_zero_shot_mixed_prompt_lists_match_one_by_one(tiny_vlms):
+    import numpy as np
+
+    from preattentive.evaluation.adapters import ClipAdapter
+
+    clip, _ = tiny_vlms
+    a = ClipAdapter(clip, name="tiny")
+    ims = [np.random.default_rng(i).integers(0, 255, (32, 32, 3), dtype=np.uint8) for i in range(4)]
+    prompts = [["a red dot", "blue dots"], ["no", "blue dots"], ["no", "yes", "a red dot"], ["a red dot", "blue dots"]]
+    batched = a.zero_shot(ims, prompts)
+    single = [a.zero_shot([im], [p])[0] for im, p in zip(ims, prompts)]
+    assert [len(p) for p in batched] == [2, 2, 3, 2]
+    assert all(np.allclose(x, y, atol=1e-5) for x, y in zip(batched, single))

@@ -91,21 +91,24 @@ def images_to_tensor(images: Sequence[np.ndarray], device: str = "cpu"):
 
 # --------------------------------------------------------------------------------------------- CLIP
 class ClipAdapter(Adapter):
-    """A CLIP-like model exposing ``zero_shot(images, prompts)`` and ``features(images, layers=[...])``
-    (``preattentive.models.clip``'s wrapper)."""
+    """A CLIP-like model exposing ``zero_shot(images, prompts)`` (one prompt list, or one list per image) and
+    ``features(images, layers=[...])`` (``preattentive.models.clip``'s wrapper)."""
 
     kind = "clip"
     auto_method = "zero-shot"
     methods = ("zero-shot", "probe")
 
     def zero_shot(self, images, prompts):
+        lists = [list(p) for p in prompts]
+        if all(p == lists[0] for p in lists):  # one text encoding shared by the batch
+            return list(np.asarray(_numpy(self.model.zero_shot(list(images), lists[0])), dtype=np.float64))
         out: list[np.ndarray | None] = [None] * len(images)
-        groups: dict[tuple[str, ...], list[int]] = {}
-        for i, p in enumerate(prompts):  # one text encoding per distinct prompt list
-            groups.setdefault(tuple(p), []).append(i)
-        for plist, idx in groups.items():
-            probs = self.model.zero_shot([images[i] for i in idx], list(plist))
-            probs = np.asarray(_numpy(probs), dtype=np.float64)  # (b, n_prompts)
+        by_len: dict[int, list[int]] = {}
+        for i, p in enumerate(lists):  # per-image prompt lists must share a length within one call
+            by_len.setdefault(len(p), []).append(i)
+        for idx in by_len.values():
+            probs = np.asarray(_numpy(self.model.zero_shot([images[i] for i in idx], [lists[i] for i in idx])),
+                               dtype=np.float64)  # (b, n_prompts)
             for j, i in enumerate(idx):
                 out[i] = probs[j]
         return out  # type: ignore[return-value]
