@@ -16,7 +16,7 @@ import numpy as np
 
 from preattentive.stimuli import register_family
 from preattentive.stimuli.base import Params, ParamError, StimulusFamily, Trial, check_choice, check_range
-from preattentive.stimuli.render import COLORS, blank, draw_shape, place_sequential
+from preattentive.stimuli.render import COLORS, blank, draw_shape, place_grid, place_sequential
 
 COUNT_SHAPES = ("circle", "square", "triangle", "diamond")  # classes a query can name
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
@@ -161,7 +161,7 @@ class CountingFamily(StimulusFamily):
             c = place_sequential(rng, half[first], p.size, need, metric=metric)
             if c is not None:
                 return c[back]
-        return _grid(rng, half, p.size, gap)  # crowded displays: random cells of a jittered grid
+        return place_grid(rng, half, p.size, gap)  # crowded displays: random cells of a jittered grid
 
     def _make(self, rng: np.random.Generator, label: int, p: CountingParams) -> Trial:
         n = p.n_min + label
@@ -215,20 +215,6 @@ class CountingFamily(StimulusFamily):
             return [p.colors[int(i)] for i in rng.integers(len(p.colors), size=len(shapes))]
         pick = rng.permutation(len(p.colors))[: len(p.shapes)]  # class -> colour, new for every trial
         return [p.colors[int(pick[p.shapes.index(s)])] for s in shapes]
-
-
-def _grid(rng: np.random.Generator, half: np.ndarray, size: int, gap: float) -> np.ndarray | None:
-    """Centres in random cells of a square grid of pitch 2 * max(half) + gap, each jittered within its cell's
-    slack, so boxes keep ``gap`` px apart and stay 1 + gap/2 px inside the image; None when too few cells."""
-    pitch = 2 * float(half.max()) + gap
-    g = int((size - 2) // pitch)
-    if g * g < len(half):
-        return None
-    cells = rng.choice(g * g, size=len(half), replace=False)
-    slack = (pitch - 2 * half - gap) / 2  # (N,) px each object may move within its cell
-    origin = (size - 1 - g * pitch) / 2 + pitch / 2  # first cell centre, grid centred in the image
-    c = origin + pitch * np.stack([cells // g, cells % g], axis=1) + rng.uniform(-1, 1, (len(half), 2)) * slack[:, None]
-    return np.round(c * 16) / 16
 
 
 def _visible_ok(size: int, shapes: list[str], centres: np.ndarray, half: np.ndarray) -> bool:

@@ -236,3 +236,25 @@ def place_sequential(rng: np.random.Generator, half: np.ndarray, size: int, need
             cand = cand[ok]
         out[i] = cand[0]
     return out
+
+
+def place_grid(rng: np.random.Generator, half: np.ndarray, size: int, gap: float) -> np.ndarray | None:
+    """Centres (N, 2) in random cells of a square grid of pitch ``2 * max(half) + gap`` px, each jittered within
+    its cell's slack, so boxes ``centre +- half`` keep ``gap`` px apart and stay ``0.5 + gap / 2`` px inside the
+    image; ``None`` when the grid has fewer than N cells. The fallback for displays too crowded for
+    :func:`place_sequential`.
+
+    Example
+    -------
+    >>> place_grid(np.random.default_rng(0), np.full(16, 3.0), 32, 1.0).shape
+    (16, 2)
+    """
+    pitch = 2 * float(half.max()) + gap
+    g = int((size - 2) // pitch)
+    if g * g < len(half):
+        return None
+    cells = rng.choice(g * g, size=len(half), replace=False)
+    slack = (pitch - 2 * half - gap) / 2  # (N,) px each object may move within its cell
+    origin = (size - 1 - g * pitch) / 2 + pitch / 2  # first cell centre, grid centred in the image
+    c = origin + pitch * np.stack([cells // g, cells % g], axis=1) + rng.uniform(-1, 1, (len(half), 2)) * slack[:, None]
+    return np.round(c * _SCALE) / _SCALE
