@@ -86,6 +86,15 @@ class BorderOwnership(StimulusFamily):
     ``polarity`` ("light-figure"/"dark-figure"; overlap: "light-front"/"dark-front"), ``variant``, ``figures``
     (list of [r0, c0, r1, c1] boxes: the square, the C's outer box, or [front, back]), ``greys`` (figure(s),
     ground levels 0-255).
+
+    Example
+    -------
+    >>> from preattentive import stimuli
+    >>> gen = stimuli.make("border-ownership", seed=0)
+    >>> a, b = gen.trial(0), gen.trial(1)
+    >>> r0, c0, r1, c1 = a.meta["window"]
+    >>> a.answer, b.answer, bool((a.image[r0:r1, c0:c1] == b.image[r0:r1, c0:c1]).all())
+    ('left', 'right', True)
     """
 
     id = "border-ownership-v1"

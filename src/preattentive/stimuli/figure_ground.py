@@ -121,7 +121,16 @@ class FigureGround(StimulusFamily):
     ``bbox`` [r0, c0, r1, c1] (exclusive ends) and ``diameter`` px (equal-area circle) of the figure (of the partner's figure when absent), ``probes``
     {``center``, ``edge``, ``ground``} receptive-field positions [row, col] (edge: the figure's leftmost pixel
     on the centre row), ``condition``, ``figure_orientation``/``ground_orientation`` deg, ``shape``,
-    ``quadrant``, ``cells``, ``spacing`` px, ``assignment`` ("centre"), ``pair_id``, ``member``.
+    ``quadrant``, ``cells``, ``spacing`` px, ``assignment`` ("centre"), ``segments`` (float32 (N, 2) segment
+    centres [row, col] px, for checkers), ``pair_id``, ``member``.
+
+    Example
+    -------
+    >>> from preattentive import stimuli
+    >>> gen = stimuli.make("figure-ground", seed=0, task="location")
+    >>> a, b = gen.trial(0), gen.trial(1)  # a pair: figure site of `a` is ground of the same orientation in `b`
+    >>> a.answer, b.answer, a.meta["figure_orientation"] == b.meta["ground_orientation"]
+    ('top left', 'bottom right', True)
     """
 
     id = "figure-ground-v1"

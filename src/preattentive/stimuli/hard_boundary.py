@@ -24,15 +24,21 @@ MAX_HALF_EXTENT = _TRI / 2  # largest half-width of any shape / d (the triangle'
 
 
 def shape_half_extent(shape: str, d: float) -> tuple[float, float]:
-    """Half height and half width (px) of ``shape`` with equal-area diameter ``d`` px."""
+    """Half height and half width (px) of ``shape`` with equal-area diameter ``d`` px.
+
+    Example
+    -------
+    >>> [round(v, 2) for v in shape_half_extent("triangle", 10.0)]
+    [5.83, 6.73]
+    """
     if shape == "circle":
         return d / 2, d / 2
     if shape == "square":
-        return _SQ * d / 2, _SQ * d / 2
+        return float(_SQ * d / 2), float(_SQ * d / 2)
     if shape == "diamond":
-        return _SQ * d / np.sqrt(2), _SQ * d / np.sqrt(2)
+        return float(_SQ * d / np.sqrt(2)), float(_SQ * d / np.sqrt(2))
     if shape == "triangle":
-        return _TRI * d * np.sqrt(3) / 4, _TRI * d / 2
+        return float(_TRI * d * np.sqrt(3) / 4), float(_TRI * d / 2)
     raise ParamError(f"shape={shape!r}: expected one of {', '.join(SHAPES)}")
 
 
@@ -61,7 +67,13 @@ def shape_polygon(shape: str, center: Any, d: float, n_circle: int = 48) -> np.n
 
 
 def shape_vertices_for_inducers(shape: str, center: Any, d: float) -> np.ndarray:
-    """Where Kanizsa inducers sit (N, 2): polygon corners, or 5 evenly spaced points on the circle (top first)."""
+    """Where Kanizsa inducers sit (N, 2): polygon corners, or 5 evenly spaced points on the circle (top first).
+
+    Example
+    -------
+    >>> shape_vertices_for_inducers("circle", (0.0, 0.0), 2.0).round(2).tolist()[0]
+    [-1.0, 0.0]
+    """
     if shape == "circle":
         a = np.pi / 2 + np.arange(N_INDUCERS["circle"]) * (2 * np.pi / N_INDUCERS["circle"])
         return np.stack([-np.sin(a), np.cos(a)], axis=1) * (d / 2) + np.asarray(center, np.float64)
@@ -69,8 +81,14 @@ def shape_vertices_for_inducers(shape: str, center: Any, d: float) -> np.ndarray
 
 
 def shape_perimeter(shape: str, d: float) -> float:
-    """Contour length (px) of ``shape`` with equal-area diameter ``d``."""
-    return {"circle": np.pi * d, "square": 4 * _SQ * d, "diamond": 4 * _SQ * d, "triangle": 3 * _TRI * d}[shape]
+    """Contour length (px) of ``shape`` with equal-area diameter ``d``.
+
+    Example
+    -------
+    >>> round(shape_perimeter("square", 10.0), 2)
+    35.45
+    """
+    return float({"circle": np.pi * d, "square": 4 * _SQ * d, "diamond": 4 * _SQ * d, "triangle": 3 * _TRI * d}[shape])
 
 
 def shape_contains(shape: str, center: Any, d: float, points: np.ndarray) -> np.ndarray:
@@ -98,7 +116,13 @@ def _contains(shape: str, r: np.ndarray, c: np.ndarray, d: float) -> np.ndarray:
 
 
 def shape_mask(size: int, shape: str, center: Any, d: float) -> np.ndarray:
-    """Bool (size, size) mask of the pixels whose centres (at integer (row, col)) lie inside ``shape``."""
+    """Bool (size, size) mask of the pixels whose centres (at integer (row, col)) lie inside ``shape``.
+
+    Example
+    -------
+    >>> int(shape_mask(9, "square", (4.0, 4.0), 4.0).sum())  # side 3.54 px: 3 x 3 pixel centres
+    9
+    """
     ax = np.arange(size, dtype=np.float32)
     return _contains(shape, (ax - np.float32(center[0]))[:, None], (ax - np.float32(center[1]))[None, :], d)
 
@@ -181,6 +205,11 @@ def shape_coverage(size: int, shape: str, center: Any, d: float) -> np.ndarray:
 
     Unlike OpenCV's anti-aliased fill (which widens a shape by about half a pixel), this keeps the four shapes'
     areas equal; thresholding it at 0.5 gives :func:`shape_mask`.
+
+    Example
+    -------
+    >>> round(float(shape_coverage(64, "circle", (31.5, 31.5), 30.0).sum()), 0)  # pi * 15^2 = 706.9
+    707.0
     """
     ax = np.arange(size, dtype=np.float32)
     r = (ax - np.float32(center[0]))[:, None]
@@ -214,10 +243,22 @@ class HardBoundary(StimulusFamily):
     square and is the same for all four shapes, so inducer size is no cue to the shape.
 
     Difficulty: ``contrast`` and ``noise`` (luminance), ``orientation_contrast`` and ``noise`` (texture),
-    ``support_ratio`` and ``noise`` (illusory). Meta: ``shape``, ``center`` [row, col] px, ``diameter`` px (of
-    the equal-area circle), ``boundary``, ``mask`` (bool (H, W) pixels inside the shape), ``polarity``
-    (luminance), ``figure_orientation``/``ground_orientation`` deg and ``wavelength`` px (texture), ``inducers`` [[row, col], ...] and
-    ``inducer_radius`` px (illusory).
+    ``support_ratio`` and ``noise`` (illusory); keys a boundary type ignores are None in ``Trial.difficulty``.
+    Luminance noise that would let another shape fit the image better than the true one (for an ideal observer
+    who knows centre and size) is redrawn, so no label is ambiguous; shapes have equal areas and are drawn with
+    exact anti-aliased coverage, so total luminance says nothing about the shape.
+
+    Meta: ``shape``, ``center`` [row, col] px, ``diameter`` px (of the equal-area circle), ``boundary``,
+    ``mask`` (bool (H, W) pixels inside the shape), ``polarity`` (luminance: "light"/"dark"),
+    ``figure_orientation``/``ground_orientation`` deg and ``wavelength`` px (texture), ``inducers``
+    [[row, col], ...], ``inducer_radius`` px and ``support_ratios`` per shape (illusory).
+
+    Example
+    -------
+    >>> from preattentive import stimuli
+    >>> t = stimuli.make("hard-boundary", seed=0, boundary="illusory").trial(2)
+    >>> t.answer, len(t.meta["inducers"])
+    ('triangle', 3)
     """
 
     id = "hard-boundary-v1"
@@ -282,10 +323,12 @@ class HardBoundary(StimulusFamily):
                 thetas = thetas[::-1]
             phases = rng.uniform(0, 2 * np.pi, size=2)
             k = 2 * np.pi * p.cycles / S  # rad / px
-            rr = np.arange(S, dtype=np.float32)[:, None]
-            cc = np.arange(S, dtype=np.float32)[None, :]
-            # A grating with stripes at angle theta (ccw from horizontal) varies along (sin theta, cos theta) in (x, y-down).
-            fig, gnd = (np.cos(k * (cc * np.sin(t) + rr * np.cos(t)) + ph) for t, ph in zip(thetas, phases))
+            ax = np.arange(S, dtype=np.float64)
+            # A grating with stripes at angle theta (ccw from horizontal) varies along (sin theta, cos theta) in
+            # (x, y-down): cos(k (x sin t + y cos t) + ph), built separably as cos(a + b) = cos a cos b - sin a sin b.
+            fig, gnd = (np.outer(np.cos(k * ax * np.cos(t)), np.cos(k * ax * np.sin(t) + ph)).astype(np.float32)
+                        - np.outer(np.sin(k * ax * np.cos(t)), np.sin(k * ax * np.sin(t) + ph)).astype(np.float32)
+                        for t, ph in zip(thetas, phases))
             a = shape_coverage(S, shape, center, d)
             grey = 0.5 + GRATING_AMPLITUDE * (gnd + a * (fig - gnd))
             meta["figure_orientation"], meta["ground_orientation"] = (round(float(np.rad2deg(t)), 3) for t in thetas)
