@@ -211,6 +211,11 @@ class _Walker:
             e0, e1 = pts[:, 0], pts[:, -1]
         return pts - e0[:, None], np.stack([np.zeros_like(e0), e1 - e0], axis=1)
 
+    def free_walks(self, n: int, n_seg: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        """``n`` walks and uniform start points inside the image, ready for :meth:`place`."""
+        pts, _ = self.walks(n, n_seg)
+        return pts, self.starts(pts)
+
     def starts(self, pts: np.ndarray, center: np.ndarray | None = None, radius=None) -> tuple[np.ndarray, np.ndarray]:
         """Start points (n, 2) that keep each walk inside the image, and which walks have one (n,) bool.
 
@@ -300,13 +305,13 @@ class CurveTracing(StimulusFamily):
     # length, 14 paddles (the S1 experiment trains there at 32 and 64 px).
     ladder = (
         {"length": 6, "distractors": 1, "curvature": 20.0, "clearance": 8.0},
-        {"length": 9, "distractors": 2, "curvature": 30.0, "clearance": 6.0},
-        {"length": 14, "distractors": 2, "curvature": 40.0, "clearance": 5.0},
+        {"length": 9, "distractors": 2, "curvature": 40.0, "clearance": 6.0},
+        {"length": 14, "distractors": 2, "curvature": 50.0, "clearance": 5.0},
         {"length": 14, "distractors": 3, "curvature": 50.0, "clearance": 4.0},
         {"length": 14, "distractors": 4, "curvature": 50.0, "clearance": 3.0},
     )
     difficulty_keys = ("length", "distractors", "curvature", "clearance")
-    scene_tries = 30  # fresh scenes tried before giving up with ParamError
+    scene_tries = 100  # fresh scenes tried before giving up with ParamError (dense 32 px rungs need ~2-4)
 
     def _make(self, rng: np.random.Generator, label: int, p: Params) -> Trial:
         assert isinstance(p, CurveTracingParams)
@@ -320,9 +325,10 @@ class CurveTracing(StimulusFamily):
     def _scene(self, rng: np.random.Generator, p: CurveTracingParams, g: Geometry):
         """Two target curves with label-free matched marker distances, then the distractors.
 
-        Target ``c`` (a coin flip) carries the positive pair, its two ends, at distance ``d``. The second
-        target B starts on the circle of radius ``d`` around an end of the first, A: that cross pair is the
-        negative pair. Nothing here looks at the label, and both classes' marker distances are ``d``.
+        Target ``c`` (A or B, a coin flip per candidate walk) carries the positive pair, its two ends, at
+        distance ``d``. The second target B starts on the circle of radius ``d`` around an end of the first, A:
+        that cross pair is the negative pair. Nothing here looks at the label, and both classes' marker
+        distances are ``d``.
         """
         walker = _Walker(rng, p, g)
         n_d = max(1, int(round(p.length / 3)))
@@ -336,20 +342,18 @@ class CurveTracing(StimulusFamily):
             if placed is None:
                 continue
             a = placed[0]
-            c = int(rng.integers(2))
             for n in (16, 32, 64, 128, 128, 128, 128, 128):
                 pts, ends = walker.walks(n, p.length)
-                d = np.linalg.norm(a.ends[0] - a.ends[1]) if c == 0 else np.linalg.norm(ends[:, 1], axis=1)
-                i = rng.integers(0, 2, n)  # walk k starts at distance d from A's end i[k]
+                c = rng.integers(0, 2, n)  # walk k: the positive pair is on A (c=0) or on this walk (c=1)
+                d = np.where(c == 0, np.linalg.norm(a.ends[0] - a.ends[1]), np.linalg.norm(ends[:, 1], axis=1))
+                i = rng.integers(0, 2, n)  # walk k starts at distance d[k] from A's end i[k]
                 placed = walker.place(scene, pts, walker.starts(pts, a.ends[i], d), target=True)
                 if placed is None:
                     continue
-                i = int(i[placed[1]])
-                for _ in range(p.distractors):
-                    for n in (16, 32, 64, 64):
-                        pts, _ = walker.walks(n, n_d)
-                        if walker.place(scene, pts, walker.starts(pts), target=False) is not None:
-                            break
+                c, i = int(c[placed[1]]), int(i[placed[1]])
+                for _ in range(p.distractors):  # as many as fit; stop at the first that does not
+                    if not any(walker.place(scene, *walker.free_walks(n, n_d), target=False) for n in (16, 32, 64)):
+                        break
                 return scene, c, (((0, i), (1, 0)) if c == 0 else ((1, 0), (0, i)))
         raise ParamError(f"curve-tracing: could not fit two {p.style} curves of length={p.length} with "
                          f"clearance={p.clearance} in size={p.size} px; use a larger size or a smaller length")
