@@ -10,7 +10,6 @@ so every counted object stays a separate region of its colour.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 

@@ -16,8 +16,7 @@ import numpy as np
 
 from preattentive.stimuli import register_family
 from preattentive.stimuli.base import Params, ParamError, StimulusFamily, Trial, check_choice, check_range
-from preattentive.stimuli.render import (COLORS, blank, draw_shape, fill_polygon, place_grid, place_sequential,
-                                         shape_vertices)
+from preattentive.stimuli.render import COLORS, blank, draw_shape, fill_polygon, place_grid, place_sequential
 
 SEARCH_COLORS = ("red", "green", "blue", "yellow", "orange", "purple")  # nameable item colours
 MODES = ("feature", "conjunction", "spatial", "crowding")
