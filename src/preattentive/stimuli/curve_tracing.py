@@ -20,20 +20,24 @@ What this generator guarantees (checked by the tests with independent solvers)
 ------------------------------------------------------------------------------
 Curves are placed one at a time on an occupancy map at the pixel level: a candidate curve's rendered ink
 (including the marker disks that could go at either end of a target curve) must lie at Euclidean distance
-``>= meta["min_separation"]`` px from every pixel of every other curve. For ``solid`` this is >= 2 px, so
+``>= meta["min_separation"]`` px from every ink pixel of every other curve. For ``solid`` this is >= 2 px, so
 thresholding (ink > 0) and 8-connected flood fill separate the curves. For ``dashed`` the centre-line gap between
 consecutive paddles is <= ``gap`` px, so ink pixels of consecutive paddles are <= ``meta["max_gap"] = gap + 1.5``
-px apart (each endpoint pixel lies within 0.71 px of the true endpoint), and other snakes are kept at
-``min_separation >= max_gap + 1`` px: linking ink pixels closer than ``max_gap`` (a morphological closing of the
-gaps) joins each snake and nothing else.
+px apart (each endpoint pixel lies within 0.71 px of the true endpoint), and other snakes are kept farther than
+that (``min_separation`` is the next lattice distance above ``max_gap``, or more): linking ink pixels at most
+``max_gap`` apart (closing the gaps) joins each snake and nothing else. Ink is every pixel > 0 (anti-aliased
+drawing from 96 px; the occupancy test uses the same rendering, so the guarantee holds for the fringe too).
 
 Shortcut guards
 ---------------
-The scene (target curves of equal length, distractors) is drawn without knowing the label; only the choice of
-which two of the four target ends get markers depends on it. That pair is the one (of the label's pairs) whose
-distance is nearest a target distance drawn uniformly from [0.15, 0.7] x size, retrying the scene up to 4 times
-while the nearest is more than 0.06 x size off, so marker distance is matched across classes and total ink is
-the same by construction (two equal curves, the same distractors, two markers).
+The scene is drawn without knowing the label: target curves of equal length, then the distractors (as many of
+the requested number as fit; ``meta["n_distractors"]`` says how many). The second target B starts on the circle
+around an end of the first, A, whose radius is the end-to-end distance of target A or of B (a coin flip). So each
+scene holds a same-curve pair and a cross pair at equal distance, and the label only picks which pair gets the
+markers: marker distance and total ink are distributed alike in both classes (tested).
+
+Performance: walks are generated in vectorised batches (cumulative sums of turning angles), screened at once
+against the image bounds and the occupancy map, and only survivors are rendered and checked pixel-exactly.
 """
 
 from __future__ import annotations
@@ -61,7 +65,8 @@ class CurveTracingParams(Params):
     style: Literal["solid", "dashed"] = "dashed"  # solid curves (Roelfsema 1998) or paddle snakes (Linsley 2018)
     length: int = 9  # segments per target curve (dashed: paddles; Pathfinder uses 6 / 9 / 14)
     distractors: int = 2  # distractor curves, each max(1, round(length / 3)) segments (Pathfinder: length / 3)
-    curvature: float = 30.0  # maximum turn between consecutive segments, degrees (Pathfinder continuity 1.8 = 50)
+    curvature: float = 40.0  # maximum turn between segments, deg; turns are uniform in +-curvature (Pathfinder:
+    # weight cos^2(1.8 x turn), which ends at 50 deg)
     clearance: float = 6.0  # minimum ink distance between different curves, px at 64 px (floored, see geometry)
 
     def __post_init__(self) -> None:
