@@ -32,16 +32,12 @@ def eval_command(
 
     Example: preattentive eval --model run:runs/hgru --suite core --method auto --n 200 --out study
     """
-    from rich.console import Console
-    from rich.table import Table
-
     from preattentive.evaluation import accuracy_table, evaluate
 
     if n is not None and n < 1:
         raise fail(f"--n {n}: expected >= 1")
     if batch_size < 1:
         raise fail(f"--batch-size {batch_size}: expected >= 1")
-    console = Console(stderr=False)
     opts = {k: v for k, v in dict(layer=layer, step=step, template=template, max_new_tokens=max_new_tokens).items()
             if v is not None}
     for spec in model:
@@ -52,13 +48,11 @@ def eval_command(
             raise fail(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
         acc = accuracy_table(df)
         typer.echo(f"{spec} [{df['method'].iloc[0]}]: {df.attrs['computed']} new of {len(df)} trials")
-        t = Table()
-        for c in ("family", "level", "n", "accuracy", "95% CI", "chance", "unparsed"):
-            t.add_column(c, justify="left" if c == "family" else "right")
+        w = max([6, *(len(f) for f in acc["family"])])
+        typer.echo(f"{'family':<{w}}  level      n  accuracy  95% CI        chance  unparsed")
         for r in acc.itertuples():
-            t.add_row(r.family, str(r.level), str(r.n), f"{r.accuracy:.3f}", f"[{r.ci_lo:.2f}, {r.ci_hi:.2f}]",
-                      f"{r.chance:.2f}", str(r.unparsed))
-        console.print(t)
+            typer.echo(f"{r.family:<{w}}  {r.level:>5}  {r.n:>5}  {r.accuracy:>8.3f}  [{r.ci_lo:.2f}, {r.ci_hi:.2f}]  "
+                       f"{r.chance:>6.2f}  {r.unparsed:>8}")
         for s in df.attrs.get("skipped", [])[:5]:
-            console.print(f"skipped: {s}")
-        console.print(f"rows: {df.attrs['path']}")
+            typer.echo(f"skipped: {s}")
+        typer.echo(f"rows: {df.attrs['path']}")
