@@ -19,9 +19,9 @@ MARGIN = 1  # px kept free between every figure and the image border, and around
 class BorderOwnershipParams(Params):
     """Parameters of ``border-ownership-v1`` (lengths as fractions of the image side unless stated)."""
 
-    variant: str = "square"  # square | overlap (two squares, which is in front) | c-shape (the edge is a C's inner edge)
+    variant: str = "square"  # square | overlap (which of two squares is in front) | c-shape (edge inside a C's notch)
     figure_size: float = 0.3  # side of the square (outer side of the C), fraction of the image side
-    contrast: float = 0.5  # grey difference across the probed edge, fraction of the full range (overlap: between squares)
+    contrast: float = 0.5  # grey difference across the probed edge, fraction of full range (overlap: square vs square)
     window: float = 0.1  # side of the square probe window centred on the edge, fraction of the image side
 
     def __post_init__(self) -> None:
@@ -36,15 +36,22 @@ class BorderOwnershipParams(Params):
                              "stay distinct from the ground)")
         g = self.geometry()
         if g["free"] < 0:
+            fits = [self._geometry(f / 100)["free"] >= 0 for f in range(10, 46)]
+            lo = next((i for i in range(len(fits)) if all(fits[i:])), None)  # every size from here up fits
+            hint = (f"expected figure_size >= {(10 + lo) / 100:.2f}" if lo is not None
+                    else "expected a larger size or a smaller window")
             raise ParamError(f"figure_size={self.figure_size} at size={self.size}: the {self.variant} variant needs "
                              f"{g['need']} px of edge around the {g['win']} px window but the figure gives "
-                             f"{g['have']}; expected figure_size >= {self.figure_size + (-g['free'] + 1) / self.size:.2f}")
+                             f"{g['have']}; {hint}")
 
     def geometry(self) -> dict[str, int]:
-        """Integer geometry (px): window half-width, figure side, the probed edge's length and the vertical slack."""
+        """Integer geometry (px): window half-width, figure side, the probed edge's length and the slack."""
+        return self._geometry(self.figure_size)
+
+    def _geometry(self, figure_size: float) -> dict[str, int]:
         S = self.size
         w = max(2, int(round(self.window * S / 2)))  # window half-width, px
-        L = int(round(self.figure_size * S))  # square side, px
+        L = int(round(figure_size * S))  # square side, px
         need = 2 * w + 2 * MARGIN  # px of edge that must run past the window
         if self.variant == "c-shape":
             t = max(2, int(round(0.2 * L)))  # arm thickness of the C, px
@@ -74,11 +81,11 @@ class BorderOwnership(StimulusFamily):
     (``group_size = 2``: a pair shares one random stream; ``meta["pair_id"] = k``). Which of the two polarities a
     pair uses is drawn per pair, so the 4 conditions (side x polarity) are balanced in expectation.
 
-    Variants: ``square`` (the paper's fig. 2), ``overlap`` (two overlapping squares; the probed edge is the
-    occluding border of the front square: which square is in front?), ``c-shape`` (the probed edge is the inner
-    edge of a C whose opening faces away from the C's body; locally the C's arms lie on the ground side, so
-    ownership needs the global shape; the paper's fig. 9). Drawn without anti-aliasing on whole pixels,
-    so every region has one exact grey level.
+    Variants (the paper's controls): ``square``; ``overlap`` (two overlapping squares; the probed edge is the
+    occluding border of the front square: which square is in front? The partner swaps the squares' greys and
+    mirrors the layout); ``c-shape`` (the probed edge is the inner edge of a C's notch: the C's arms reach past
+    the edge on the ground side, so local context points the wrong way and ownership needs the global shape).
+    Drawn without anti-aliasing on whole pixels, so every region has one exact grey level.
 
     Difficulty: ``figure_size`` (larger squares put the far edges farther from the window), ``contrast``
     (square/C vs ground; for overlap: between the two squares). Meta: ``window`` [r0, c0, r1, c1] (exclusive
@@ -192,7 +199,7 @@ class BorderOwnership(StimulusFamily):
         if p.variant == "overlap":
             question = ("Two squares overlap. Is the square that is in front on the left or on the right of the "
                         "edge at the centre of the image?")
-            prompts = ("two overlapping squares, the left one in front", "two overlapping squares, the right one in front")
+            prompts = tuple(f"two overlapping squares, the {s} one in front" for s in SIDES)
         else:
             obj = "square" if p.variant == "square" else "C-shaped figure"
             question = (f"Which side of the edge at the centre of the image belongs to the {obj}: left or right?")

@@ -1,4 +1,4 @@
-"""figure-ground-v1: a figure of orthogonally oriented line segments in a line-segment texture (Lamme 1995; Poort 2012)."""
+"""figure-ground-v1: a figure of orthogonal line segments in a line-segment texture (Lamme 1995; Poort 2012)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ TASKS = ("presence", "location", "shape")
 # location pair never overlap: one's figure site is pure ground in the other.
 QUADRANTS = ("top left", "bottom right", "top right", "bottom left")
 _QUAD_RC = ((0, 0), (1, 1), (0, 1), (1, 0))  # (row half, col half) of each quadrant
-BACKGROUND, INK = 255, 0  # black line elements on white, as in Lamme 1995 fig. 1 / Poort et al. 2012 fig. 1A
+BACKGROUND, INK = 255, 0  # black line elements on white (polarity is immaterial to the design)
 MAX_TRIES = 100  # layout redraws before giving up (a ParamError names the too-small figure)
 MIN_FIGURE_SEGMENTS = 3  # a figure holds at least this many segments
 MIN_SHAPE_DIFF = 3  # shape task: any two shapes at the drawn centre differ in >= this many segments
@@ -32,9 +32,9 @@ class FigureGroundParams(Params):
 
     task: str = "presence"  # presence (is there a figure?) | location (which quadrant) | shape (which of SHAPES)
     shape: str = "square"  # figure shape for the presence and location tasks (shape task: the label decides)
-    figure_size: float = 0.45  # diameter of the equal-area circle, fraction of the image side (location: of a quadrant's)
+    figure_size: float = 0.45  # equal-area circle's diameter, fraction of the image side (location: of the quadrant's)
     orientation_contrast: float = 90.0  # deg between figure and ground segments (orientations 90 -+ contrast / 2)
-    cells: int | None = None  # texture elements per image side (density); None -> min(12, size // 4), shape task 16
+    cells: int | None = None  # texture elements per image side; None -> min(12 (presence) or 16, size // 4)
     length: float = 0.8  # segment length, fraction of the element spacing
     jitter: float = 0.0  # element position jitter, uniform +- this fraction of the spacing (each axis)
     orientation_jitter: float = 0.0  # per-segment orientation jitter, uniform +- deg (<= orientation_contrast / 6)
@@ -57,7 +57,8 @@ class FigureGroundParams(Params):
                              f"expected cells <= {int(self.size // MIN_SPACING)} (>= {MIN_SPACING:g} px each)")
         if self.length * self.size / n < MIN_LENGTH:
             raise ParamError(f"length={self.length} of a {self.size / n:.1f} px spacing is "
-                             f"{self.length * self.size / n:.2f} px; expected >= {MIN_LENGTH:g} px (raise length or size)")
+                             f"{self.length * self.size / n:.2f} px; expected >= {MIN_LENGTH:g} px: raise length "
+                             "or size")
         need = 4.5 if self.task == "shape" else 2.0  # texture elements across the figure
         across = self.figure_px / (self.size / n)
         if across < need:
@@ -93,36 +94,39 @@ class FigureGround(StimulusFamily):
 
     A full field of short black line segments on white, one per cell of a square grid (``cells`` per side,
     positions jittered by ``jitter``); ground segments at one orientation, figure segments at the other
-    (90 -+ ``orientation_contrast`` / 2 deg, counter-clockwise from horizontal: 45 and 135 deg at full contrast;
-    the two are mirror images about the vertical, so both textures have identical pixel statistics).
-    ``condition`` in meta is ``"standard"`` (figure 90 + c/2, i.e. 135 deg, on 45 deg ground, Lamme's display),
+    (90 -+ ``orientation_contrast`` / 2 deg, counter-clockwise from horizontal: 45 and 135 deg at full
+    contrast; the two are mirror images about the vertical, so both textures have identical pixel statistics).
+    ``meta["condition"]`` is ``"standard"`` (figure 90 + c/2, i.e. 135 deg, on 45 deg ground, Lamme's display),
     ``"swapped"`` (figure/ground orientations exchanged, Lamme's control) or ``"homogeneous"`` (no figure).
 
     Honest textures: every cell holds exactly one whole segment of the same length, and a segment belongs to
-    the figure iff its CENTRE lies in the figure mask. Segments are never clipped at the figure border, since
-    clipping would leave shorter segments (less ink) along the boundary: a luminance/density cue. So segment
-    density and mean luminance are the same inside and outside; only orientation defines the figure.
+    the figure iff its CENTRE lies in the figure (exact geometry). Segments are never clipped at the figure
+    border, since clipping would leave shorter segments (less ink) along the boundary: a luminance/density
+    cue. So segment density and mean luminance are the same inside and outside; only orientation differs.
 
     Tasks (``task``): ``presence`` (default; label 0 "no" = homogeneous texture, 1 "yes" = figure present),
-    ``location`` (which quadrant holds the figure; the figure lies wholly inside it and ``figure_size`` is then a
-    fraction of the quadrant's side; default texture 16 elements per side), ``shape`` (circle, square, triangle, diamond, all of equal area, so area and segment count do
-    not give the answer away; default texture 16 elements per side; every other shape at the drawn centre and
-    size would claim >= 3 different segments, else the layout is redrawn).
+    ``location`` (which quadrant holds the figure; the figure lies wholly inside it and ``figure_size`` is a
+    fraction of the quadrant's side), ``shape`` (circle, square, triangle, diamond, all of equal area, so area
+    and segment count do not give the answer away; every other shape at the drawn centre and size would claim
+    >= 3 different segments, else the layout is redrawn). Location and shape default to a finer texture
+    (16 elements per side) and need >= 48 / 64 px.
 
     Pairs for the physiology analysis (``group_size = 2``): items 2k and 2k+1 share segment positions,
     orientation jitter and geometry (``meta["pair_id"] = k``, ``meta["member"]`` 0 or 1). In the presence task,
     item 2k is the homogeneous texture in the orientation of item 2k+1's figure: at the figure's location the
     segments are identical, figure in one trial and ground in the other (Lamme 1995's comparison). In the
     location and shape tasks item 2k+1 has the figure/ground orientations of item 2k swapped; in the location
-    task the two figures sit in diagonally opposite quadrants, so the texture at item 2k's ``probes["center"]`` is figure
-    in item 2k and ground of the same orientation, with the same segments, in item 2k+1 (Poort et al. 2012).
+    task the two figures sit in diagonally opposite quadrants, so the texture at item 2k's
+    ``probes["center"]`` is figure in item 2k and ground of the same orientation, with the same segments, in
+    item 2k+1 (Poort et al. 2012's figure-in-RF vs figure-elsewhere comparison).
 
-    Meta: ``mask`` bool (H, W) figure pixels (all False when absent), ``present``, ``center`` [row, col] and
-    ``bbox`` [r0, c0, r1, c1] (exclusive ends) and ``diameter`` px (equal-area circle) of the figure (of the partner's figure when absent), ``probes``
-    {``center``, ``edge``, ``ground``} receptive-field positions [row, col] (edge: the figure's leftmost pixel
-    on the centre row), ``condition``, ``figure_orientation``/``ground_orientation`` deg, ``shape``,
-    ``quadrant``, ``cells``, ``spacing`` px, ``assignment`` ("centre"), ``segments`` (float32 (N, 2) segment
-    centres [row, col] px, for checkers), ``pair_id``, ``member``.
+    Meta: ``mask`` bool (H, W) figure pixels (all False when absent), ``present``, ``center`` [row, col],
+    ``bbox`` [r0, c0, r1, c1] (exclusive ends) and ``diameter`` px (equal-area circle) of the figure (of the
+    partner's figure when absent), ``probes`` {``center``, ``edge``, ``ground``}: receptive-field positions
+    [row, col] (edge: the figure's leftmost pixel on the centre row; ground: the pixel farthest from the
+    figure), ``condition``, ``figure_orientation``/``ground_orientation`` deg, ``shape``, ``quadrant``,
+    ``cells``, ``spacing`` px, ``assignment`` ("centre"), ``segments`` (float32 (N, 2) segment centres
+    [row, col] px, for checkers), ``pair_id``, ``member``.
 
     Example
     -------

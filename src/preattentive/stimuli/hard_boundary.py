@@ -12,7 +12,7 @@ import numpy as np
 
 from preattentive.stimuli import register_family
 from preattentive.stimuli.base import Params, ParamError, StimulusFamily, Trial, check_choice, check_range
-from preattentive.stimuli.render import draw_disk, fill_polygon
+from preattentive.stimuli.render import draw_disk
 
 # ----------------------------------------------------------------------------------------- shapes
 # Four shapes of EQUAL AREA (that of a circle of diameter d), so that no shape can be told from another by
@@ -145,7 +145,7 @@ class HardBoundaryParams(Params):
     figure_size: float = 0.45  # shape size: diameter of the equal-area circle, fraction of the image side
     contrast: float = 0.3  # luminance: |shape - background| grey difference, fraction of the full range
     orientation_contrast: float = 90.0  # texture: angle between figure and ground gratings, deg
-    support_ratio: float = 0.5  # illusory: fraction of the SQUARE's contour drawn by inducers (2 r / side; Shipley & Kellman 1992)
+    support_ratio: float = 0.5  # illusory: drawn fraction of the SQUARE's contour, 2 r / side (Shipley & Kellman 1992)
     noise: float = 0.0  # s.d. of Gaussian pixel noise, fraction of the full range
     cycles: float = 10.0  # texture: grating cycles per image side (wavelength = size / cycles px, >= 3 px)
     inducer_contrast: float = 0.8  # illusory: |inducer - background| grey difference, fraction of full range
@@ -165,8 +165,9 @@ class HardBoundaryParams(Params):
             # Beyond this the matched-filter margin between shapes falls to a few s.d. at 64 px (label noise).
             raise ParamError(f"noise={self.noise} with contrast={self.contrast}: expected noise <= 2 * contrast")
         if self.boundary == "illusory" and self.inducer_radius() < MIN_INDUCER_RADIUS:
-            raise ParamError(f"support_ratio={self.support_ratio} at size={self.size} gives {self.inducer_radius():.2f} px "
-                             f"inducers; expected >= {MIN_INDUCER_RADIUS:g} px: raise support_ratio, figure_size or size")
+            raise ParamError(f"support_ratio={self.support_ratio} at size={self.size} gives "
+                             f"{self.inducer_radius():.2f} px inducers; expected >= {MIN_INDUCER_RADIUS:g} px: raise "
+                             "support_ratio, figure_size or size")
         gap = 2 * np.sin(np.pi / N_INDUCERS["circle"]) * self.figure_size * self.size / 2 - 2 * self.inducer_radius()
         if self.boundary == "illusory" and gap < MIN_INDUCER_GAP:
             raise ParamError(f"support_ratio={self.support_ratio} at size={self.size}: the circle's inducers are "
