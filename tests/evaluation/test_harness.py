@@ -98,3 +98,15 @@ def test_independent_check_of_stand_in(toy_suite):
     # the stand-in's perception agrees with the family's labels (so the accuracy above is a real measurement)
     gen = toy_suite.blocks()[0].generator()
     assert all(has_red(gen.trial(i).image) == bool(gen.trial(i).label) for i in range(10))
+
+
+def test_same_family_with_other_parameters_is_another_task(toy_family):
+    suite = Suite("two", (SuiteEntry(toy_family, "all", {"size": 48}), SuiteEntry(toy_family, [0])), seed=0,
+                  size=32, n=4)
+    df = evaluate(RedDetector(), suite, progress=False)
+    assert len(df) == 12 and df["trial_key"].is_unique
+    acc = accuracy_table(df)
+    assert sorted(acc["task"].unique()) == ["toy-dots-v1 [size=32]", "toy-dots-v1 [size=48]"]
+    assert len(acc) == 3  # 2 levels at 48 px + 1 at 32 px: never pooled
+    cmp = compare_models(pd.concat([df, df.assign(model="copy")]), "stub:red", "copy")
+    assert cmp["task"].tolist() == ["toy-dots-v1 [size=32]", "toy-dots-v1 [size=48]"] and cmp["n"].tolist() == [4, 8]

@@ -12,6 +12,7 @@ Example
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import tempfile
@@ -92,18 +93,47 @@ def slug(text: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------- aggregates
-GROUP = ["model", "method", "family", "level"]
+GROUP = ["model", "method", "family", "task", "level"]
+_NOT_TASK = ("level", "mix_levels")  # parameters that vary along a psychometric curve, not between tasks
+
+
+def task_of(family: str, params_json: str) -> str:
+    """A family plus the generator parameters that make it a different task: ``curve-tracing-v1 [style=dashed]``.
+
+    The level (and the default 64 px size) are left out, so one task's levels form one psychometric curve.
+    """
+    try:
+        params = json.loads(params_json) if params_json else {}
+    except json.JSONDecodeError:
+        params = {}
+    extra = [f"{k}={v}" for k, v in sorted(params.items())
+             if k not in _NOT_TASK and not (k == "size" and v == 64)]
+    return f"{family} [{', '.join(extra)}]" if extra else family
+
+
+def with_task(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with a ``task`` column (see :func:`task_of`), computed once per distinct (family, params)."""
+    if "task" in df.columns:
+        return df
+    if df.empty:
+        return df.assign(task=pd.Series(dtype="string"))
+    keys = df[["family", "params"]].drop_duplicates()
+    m = {(f, p): task_of(f, p) for f, p in zip(keys["family"], keys["params"])}
+    return df.assign(task=[m[(f, p)] for f, p in zip(df["family"], df["params"])])
 
 
 def accuracy_table(df: pd.DataFrame, by: list[str] | None = None, level: float = 0.95) -> pd.DataFrame:
-    """Accuracy per group (default model x method x family x level) with Wilson CIs, chance and unparsed counts.
+    """Accuracy per group (default model x method x task x level; ``task`` = family + its non-level parameters,
+    :func:`task_of`) with Wilson CIs, chance and unparsed counts.
 
     Example
     -------
     >>> accuracy_table(df).columns.tolist()  # doctest: +SKIP
-    ['model', 'method', 'family', 'level', 'n', 'k', 'accuracy', 'ci_lo', 'ci_hi', 'chance', 'unparsed']
+    ['model', 'method', 'family', 'task', 'level', 'n', 'k', 'accuracy', 'ci_lo', 'ci_hi', 'chance', 'unparsed']
     """
     by = list(by or GROUP)
+    if "task" in by:
+        df = with_task(df)
     if df.empty:
         return pd.DataFrame(columns=[*by, "n", "k", "accuracy", "ci_lo", "ci_hi", "chance", "unparsed"])
     g = df.groupby(by, sort=True, dropna=False)
@@ -115,15 +145,15 @@ def accuracy_table(df: pd.DataFrame, by: list[str] | None = None, level: float =
 
 
 def psychometric_table(df: pd.DataFrame, kind: str = "logistic") -> pd.DataFrame:
-    """One psychometric fit of accuracy vs ladder level per (model, method, family); levels < 2 give no fit.
+    """One psychometric fit of accuracy vs ladder level per (model, method, task); levels < 2 give no fit.
 
-    Columns: model, method, family, kind, threshold (level units), alpha, beta, chance, n_levels, success.
+    Columns: model, method, family, task, kind, threshold (level units), alpha, beta, chance, n_levels, success.
     """
     rows = []
     acc = accuracy_table(df)
-    for (m, meth, fam), t in acc.groupby(["model", "method", "family"], sort=True):
+    for (m, meth, fam, task), t in acc.groupby(["model", "method", "family", "task"], sort=True):
         t = t[t["level"] >= 0].sort_values("level")
-        row = {"model": m, "method": meth, "family": fam, "kind": kind, "threshold": np.nan, "alpha": np.nan,
+        row = {"model": m, "method": meth, "family": fam, "task": task, "kind": kind, "threshold": np.nan, "alpha": np.nan,
                "beta": np.nan, "chance": float(t["chance"].mean()) if len(t) else np.nan, "n_levels": len(t),
                "success": False}
         if len(t) >= 2:
@@ -131,15 +161,15 @@ def psychometric_table(df: pd.DataFrame, kind: str = "logistic") -> pd.DataFrame
             in_range = t["level"].min() <= f.threshold <= t["level"].max()  # no extrapolated thresholds
             row.update(threshold=f.threshold, alpha=f.alpha, beta=f.beta, success=bool(f.success and in_range))
         rows.append(row)
-    return pd.DataFrame(rows, columns=["model", "method", "family", "kind", "threshold", "alpha", "beta", "chance",
-                                       "n_levels", "success"])
+    return pd.DataFrame(rows, columns=["model", "method", "family", "task", "kind", "threshold", "alpha", "beta",
+                                       "chance", "n_levels", "success"])
 
 
 def compare_models(df: pd.DataFrame, a: str, b: str, *, method_a: str | None = None, method_b: str | None = None,
                    test: str = "exact") -> pd.DataFrame:
-    """Paired McNemar comparison of models ``a`` and ``b`` per family, on the trials both answered.
+    """Paired McNemar comparison of models ``a`` and ``b`` per task (family + parameters), on the trials both answered.
 
-    Columns: family, model_a, method_a, model_b, method_b, n, acc_a, acc_b, only_a, only_b, p_value, test.
+    Columns: family, task, model_a, method_a, model_b, method_b, n, acc_a, acc_b, only_a, only_b, p_value, test.
 
     Example
     -------
@@ -152,16 +182,16 @@ def compare_models(df: pd.DataFrame, a: str, b: str, *, method_a: str | None = N
             raise ValueError(f"no rows for model {name!r}; expected one of: {', '.join(sorted(df['model'].unique()))}")
         if s["method"].nunique() > 1:
             raise ValueError(f"model {name!r} has several methods {sorted(s['method'].unique())}; name one")
-    j = sa.merge(sb, on=["family", "trial_key"], suffixes=("_a", "_b"))
+    j = with_task(sa).merge(sb[["trial_key", "method", "correct"]], on="trial_key", suffixes=("_a", "_b"))
     rows = []
-    for fam, t in j.groupby("family", sort=True):
+    for (fam, task), t in j.groupby(["family", "task"], sort=True):
         r = mcnemar(t["correct_a"], t["correct_b"], method=test)
-        rows.append({"family": fam, "model_a": a, "method_a": t["method_a"].iloc[0], "model_b": b,
+        rows.append({"family": fam, "task": task, "model_a": a, "method_a": t["method_a"].iloc[0], "model_b": b,
                      "method_b": t["method_b"].iloc[0], "n": r.n, "acc_a": float(t["correct_a"].mean()),
                      "acc_b": float(t["correct_b"].mean()), "only_a": r.only_a, "only_b": r.only_b,
                      "p_value": r.p_value, "test": test})
-    return pd.DataFrame(rows, columns=["family", "model_a", "method_a", "model_b", "method_b", "n", "acc_a", "acc_b",
-                                       "only_a", "only_b", "p_value", "test"])
+    return pd.DataFrame(rows, columns=["family", "task", "model_a", "method_a", "model_b", "method_b", "n", "acc_a",
+                                       "acc_b", "only_a", "only_b", "p_value", "test"])
 
 
 def compare_all(df: pd.DataFrame, test: str = "exact") -> pd.DataFrame:
@@ -178,6 +208,6 @@ def compare_all(df: pd.DataFrame, test: str = "exact") -> pd.DataFrame:
         c = compare_models(sub, ma_, mb_, method_a=ka, method_b=kb, test=test)
         if len(c):
             parts.append(c)
-    cols = ["family", "model_a", "method_a", "model_b", "method_b", "n", "acc_a", "acc_b", "only_a", "only_b",
+    cols = ["family", "task", "model_a", "method_a", "model_b", "method_b", "n", "acc_a", "acc_b", "only_a", "only_b",
             "p_value", "test"]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)

@@ -96,24 +96,24 @@ def _png_file(p: Path) -> bytes | None:
 
 
 def results_matrix(acc: pd.DataFrame, fits: pd.DataFrame | None) -> pd.DataFrame:
-    """One row per model x method x family: accuracy [CI] per level as columns, then chance, n/level, threshold."""
+    """One row per model x method x task: accuracy [CI] per level as columns, then chance, n/level, threshold."""
     rows = []
-    for (m, k, fam), t in acc.groupby(["model", "method", "family"], sort=True):
-        row: dict[str, Any] = {"family": fam, "model": m, "method": k}
+    for (m, k, fam), t in acc.groupby(["model", "method", "task"], sort=True):
+        row: dict[str, Any] = {"task": fam, "model": m, "method": k}
         for r in t.sort_values("level").itertuples():
             row[f"level {max(int(r.level), 0)}"] = f"{r.accuracy:.2f} [{r.ci_lo:.2f}, {r.ci_hi:.2f}]"
         row["chance"] = float(t["chance"].mean())
         row["n/level"] = int(t["n"].min())
         thr = np.nan
         if fits is not None:
-            f = fits[(fits["model"] == m) & (fits["method"] == k) & (fits["family"] == fam)]
+            f = fits[(fits["model"] == m) & (fits["method"] == k) & (fits["task"] == fam)]
             if len(f) and bool(f["success"].iloc[0]):
                 thr = float(f["threshold"].iloc[0])
         row["threshold"] = thr
         rows.append(row)
-    df = pd.DataFrame(rows).sort_values(["family", "model", "method"], kind="stable")
+    df = pd.DataFrame(rows).sort_values(["task", "model", "method"], kind="stable")
     levels = sorted([c for c in df.columns if c.startswith("level ")], key=lambda c: int(c.split()[1]))
-    return df[["family", "model", "method", *levels, "chance", "n/level", "threshold"]].fillna({c: "" for c in levels})
+    return df[["task", "model", "method", *levels, "chance", "n/level", "threshold"]].fillna({c: "" for c in levels})
 
 
 def _eval_sections(study: Path, ev: pd.DataFrame, notes: dict[str, list[str]]) -> list[Section]:
@@ -182,7 +182,7 @@ def _eval_sections(study: Path, ev: pd.DataFrame, notes: dict[str, list[str]]) -
                                    "logistic fit is halfway between its best accuracy and chance ('–': no fit inside "
                                    "the tested range). Per-level counts are in tables/accuracy.csv.", max_rows=80))
     tab = acc.assign(**{"95% CI": [f"[{a:.2f}, {b:.2f}]" for a, b in zip(acc["ci_lo"], acc["ci_hi"])]})
-    ev_sec.tables.append(TableItem("accuracy", tab[["model", "method", "family", "level", "n", "k", "accuracy",
+    ev_sec.tables.append(TableItem("accuracy", tab[["model", "method", "task", "level", "n", "k", "accuracy",
                                                     "95% CI", "chance", "unparsed"]],
                                    "Every level: n trials, k correct, Wilson 95 % CI, unparsed answers.", max_rows=0))
     out.append(ev_sec)
@@ -191,9 +191,9 @@ def _eval_sections(study: Path, ev: pd.DataFrame, notes: dict[str, list[str]]) -
     cm = Section("Paired comparisons", "On the very same trials, is one model reliably better than another?",
                  notes=notes.get("comparisons", []))
     if len(cmp):
-        cmp = cmp.assign(diff=cmp["acc_b"] - cmp["acc_a"]).sort_values(["family", "model_a", "model_b"],
+        cmp = cmp.assign(diff=cmp["acc_b"] - cmp["acc_a"]).sort_values(["task", "model_a", "model_b"],
                                                                         kind="stable")
-        cm.tables.append(TableItem("compare", cmp[["family", "model_a", "method_a", "model_b", "method_b", "n",
+        cm.tables.append(TableItem("compare", cmp[["task", "model_a", "method_a", "model_b", "method_b", "n",
                                                    "acc_a", "acc_b", "diff", "only_a", "only_b", "p_value"]],
                                    "McNemar exact tests on paired correctness (only_a: trials only A got right). "
                                    "p-values are not corrected for multiple comparisons.", floatfmt="{:.4g}"))

@@ -47,7 +47,8 @@ def psychometric_figure(acc: pd.DataFrame, fits: pd.DataFrame | None = None, *, 
     """
     if acc.empty:
         raise ValueError("empty accuracy table: expected rows from accuracy_table")
-    fams = sorted(acc["family"].unique())
+    key = "task" if "task" in acc.columns else "family"  # one panel per task (family + non-level parameters)
+    fams = sorted(acc[key].unique())
     labels = sorted({model_label(m, k) for m, k in zip(acc["model"], acc["method"])})
     colors = model_colors(labels)
     ncols = min(ncols, len(fams))
@@ -57,7 +58,7 @@ def psychometric_figure(acc: pd.DataFrame, fits: pd.DataFrame | None = None, *, 
     for ax in axes[len(fams):]:
         ax.set_visible(False)
     for ax, fam in zip(axes, fams):
-        d = acc[acc["family"] == fam]
+        d = acc[acc[key] == fam]
         for (m, k), t in d.groupby(["model", "method"], sort=True):
             lab = model_label(m, k)
             t = t.sort_values("level")
@@ -65,7 +66,8 @@ def psychometric_figure(acc: pd.DataFrame, fits: pd.DataFrame | None = None, *, 
             ax.fill_between(x, t["ci_lo"], t["ci_hi"], color=colors[lab], alpha=0.15, lw=0)
             ax.plot(x, t["accuracy"], "o-", color=colors[lab], ms=3.5, lw=1.6, label=lab)
             if fits is not None and len(x) >= 2:
-                f = fits[(fits["family"] == fam) & (fits["model"] == m) & (fits["method"] == k)]
+                f = fits[(fits[key if key in fits.columns else "family"] == fam) & (fits["model"] == m)
+                         & (fits["method"] == k)]
                 if len(f) and bool(f["success"].iloc[0]):
                     from preattentive.evaluation.stats import _curve
 
@@ -112,12 +114,13 @@ def overview_figure(acc: pd.DataFrame) -> Any:
     accuracy and, small, its chance level. ``acc`` has at least model, method, family, n, k, chance."""
     if acc.empty:
         raise ValueError("empty accuracy table: expected rows from accuracy_table")
-    g = acc.groupby(["model", "method", "family"], sort=True).agg(n=("n", "sum"), k=("k", "sum"),
+    key = "task" if "task" in acc.columns else "family"
+    g = acc.groupby(["model", "method", key], sort=True).agg(n=("n", "sum"), k=("k", "sum"),
                                                                   chance=("chance", "mean")).reset_index()
     g["label"] = [model_label(m, k) for m, k in zip(g["model"], g["method"])]
     g["accuracy"] = g["k"] / g["n"]
-    grid = g.pivot(index="label", columns="family", values="accuracy")
-    chance = g.pivot(index="label", columns="family", values="chance")
+    grid = g.pivot(index="label", columns=key, values="accuracy")
+    chance = g.pivot(index="label", columns=key, values="chance")
     fig = _fig(max(5.0, 1.25 * grid.shape[1] + 3.2), 0.55 * grid.shape[0] + 1.6)
     ax = fig.subplots()
     im = ax.imshow(grid.to_numpy(float), cmap="viridis", vmin=0, vmax=1, aspect="auto")
