@@ -15,7 +15,7 @@ import numpy as np
 
 from preattentive.stimuli import register_family
 from preattentive.stimuli.base import Params, ParamError, StimulusFamily, Trial, check_choice, check_range
-from preattentive.stimuli.render import COLORS, blank, draw_shape, place_grid, place_sequential
+from preattentive.stimuli.render import COLORS, blank, draw_shape, place_grid, place_random, place_sequential
 
 COUNT_SHAPES = ("circle", "square", "triangle", "diamond")  # classes a query can name
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
@@ -153,6 +153,10 @@ class CountingFamily(StimulusFamily):
         else:
             need = half[:, None] + half[None, :] + gap
             metric = "box"
+        if (need.diagonal() ** 2).sum() <= 0.3 * (p.size - 2) ** 2:  # sparse: draw all, redraw collisions
+            c = place_random(rng, half, p.size, need, metric=metric, iters=20)
+            if c is not None:
+                return c
         first = np.argsort(-half, kind="stable")  # place the largest first: fewer dead ends
         back = np.argsort(first)
         need = need[first][:, first]

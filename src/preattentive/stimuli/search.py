@@ -16,7 +16,8 @@ import numpy as np
 
 from preattentive.stimuli import register_family
 from preattentive.stimuli.base import Params, ParamError, StimulusFamily, Trial, check_choice, check_range
-from preattentive.stimuli.render import COLORS, blank, draw_shape, fill_polygon, place_grid, place_sequential
+from preattentive.stimuli.render import (COLORS, blank, draw_shape, fill_polygon, place_grid, place_random,
+                                         place_sequential)
 
 SEARCH_COLORS = ("red", "green", "blue", "yellow", "orange", "purple")  # nameable item colours
 MODES = ("feature", "conjunction", "spatial", "crowding")
@@ -221,6 +222,10 @@ def _place(rng: np.random.Generator, p: SearchParams, n: int, h: float, oblique:
         need, metric = np.full((n, n), 2 * h + gap), "box"
     pitch = need[0, 0] if metric == "box" else need[0, 0] / np.sqrt(np.pi / 4)  # side of an item's cell, px
     if n * pitch ** 2 <= 0.3 * (p.size - 2) ** 2:  # sparse enough that random placement rarely dead-ends
+        c = place_random(rng, half * (np.hypot(1.0, STROKE) if oblique else 1.0), p.size, need, metric=metric,
+                         iters=20)
+        if c is not None:
+            return c
         for _ in range(5):
             c = place_sequential(rng, half * (np.hypot(1.0, STROKE) if oblique else 1.0), p.size, need, metric=metric)
             if c is not None:
