@@ -103,6 +103,8 @@ def test_independent_check_of_stand_in(toy_suite):
 def test_same_family_with_other_parameters_is_another_task(toy_family):
     suite = Suite("two", (SuiteEntry(toy_family, "all", {"size": 48}), SuiteEntry(toy_family, [0])), seed=0,
                   size=32, n=4)
+    one = evaluate(RedDetector(), Suite("one", (SuiteEntry(toy_family, "all"),), seed=0, size=32, n=2), progress=False)
+    assert set(accuracy_table(one)["task"]) == {toy_family}  # a parameter shared by all rows is not named
     df = evaluate(RedDetector(), suite, progress=False)
     assert len(df) == 12 and df["trial_key"].is_unique
     acc = accuracy_table(df)
