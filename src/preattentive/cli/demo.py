@@ -31,3 +31,26 @@ def demo(
         typer.echo(f"report: {result.report}")
     else:
         typer.echo(f"output: {result.out}")
+
+
+@app.command("bottleneck")
+def bottleneck(
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML study config (default: the built-in "
+                                                                 "settings, mirrored in configs/bottleneck.yaml)."),
+    out: Path = typer.Option(Path("runs/bottleneck"), "--out", help="Output folder (created; finished runs reused)."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Override: optimiser steps per model."),
+    minutes: Optional[float] = typer.Option(None, "--minutes", help="Override: wall-clock minutes per model."),
+) -> None:
+    """Bottleneck study (S7): accuracy vs image-token budget, question-independent vs question-conditioned."""
+    from preattentive.studies.bottleneck import BottleneckConfig, run_bottleneck
+
+    overrides = {k: v for k, v in (("steps", steps), ("minutes", minutes)) if v is not None}
+    try:
+        cfg = BottleneckConfig.load(config, **overrides)
+    except ValueError as e:
+        raise fail(str(e))
+    result = run_bottleneck(cfg, out, log=typer.echo)
+    typer.echo(f"table: {result.out / 'bottleneck.csv'}")
+    typer.echo(f"figure: {result.figure}")
+    if result.report is not None:
+        typer.echo(f"report: {result.report}")

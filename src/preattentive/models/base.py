@@ -34,6 +34,7 @@ _PRESET_MODULES = (
     "preattentive.models.recurrent_conv",
     "preattentive.models.recurrent_vit",
     "preattentive.models.sequence",
+    "preattentive.models.token_budget",
 )
 
 

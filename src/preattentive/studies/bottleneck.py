@@ -1,0 +1,166 @@
+"""The bottleneck study (the seed's claim S7): accuracy against the image-token budget, question-independent vs
+question-conditioned encoder, on cluttered counting and visual search.
+
+For each task, token budget (64 → 16 → 4 pooled patch tokens) and encoder conditioning (``late``: LLaVA's
+question-independent encoder; ``film``: the question modulates the encoder before the bottleneck), one
+:class:`~preattentive.models.token_budget.TokenBudgetNet` is trained with the training room's loop and tested
+with the evaluation room's harness on held-out trials; the study writes ``bottleneck.csv`` (accuracy with
+Wilson 95 % CIs per task x tokens x conditioning), ``figures/accuracy_vs_tokens.png`` and the standard report.
+
+Example
+-------
+>>> from preattentive.studies.bottleneck import BottleneckConfig, run_bottleneck
+>>> result = run_bottleneck(BottleneckConfig.load("configs/bottleneck.yaml"), "runs/bottleneck")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import yaml
+
+from preattentive.stimuli.base import ParamError
+
+
+def _default_tasks() -> dict[str, dict[str, Any]]:
+    # Cluttered, question-varying versions of each task: the question (meta["query_id"]) decides what counts.
+    return {
+        "counting": {"level": 2, "params": {"query": "mixed", "n_min": 1, "n_max": 6}},  # 4 distractors, one colour
+        "visual-search": {"level": 1, "params": {"mode": "conjunction", "target": "mixed"}},  # 8 items
+    }
+
+
+@dataclass(frozen=True)
+class BottleneckConfig:
+    """Settings of the bottleneck study (mirrored, with comments, in ``configs/bottleneck.yaml``)."""
+
+    seed: int = 0  # training streams and initialisation; held-out trials use seed + 2000003
+    size: int = 64  # px, stimulus side
+    patch: int = 8  # px, ViT patch: 64 px / 8 = an 8 x 8 grid of 64 patch tokens
+    budgets: tuple[int, ...] = (64, 16, 4)  # image tokens after pooling (square numbers <= 64)
+    conditionings: tuple[str, ...] = ("late", "film")  # question-independent / question-conditioned encoder
+    tasks: Mapping[str, Mapping[str, Any]] = field(default_factory=_default_tasks)  # family -> level + params
+    steps: int = 1500  # optimiser steps per model (whichever of steps / minutes ends first)
+    minutes: float = 1.5  # wall-clock minutes per model
+    batch_size: int = 32  # images per step
+    lr: float = 1e-3  # peak AdamW learning rate
+    num_workers: int = 0  # DataLoader workers generating trials
+    eval_n: int = 256  # held-out test trials per task
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "budgets", tuple(int(b) for b in self.budgets))
+        object.__setattr__(self, "conditionings", tuple(self.conditionings))
+        for mode in self.conditionings:
+            if mode not in ("late", "film", "none"):
+                raise ParamError(f"conditioning {mode!r}: expected late, film or none")
+        for task, spec in self.tasks.items():
+            extra = sorted(set(spec) - {"level", "params"})
+            if extra:
+                raise ParamError(f"task {task!r}: unknown key {extra[0]!r}; expected level, params")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None, **overrides: Any) -> "BottleneckConfig":
+        """Defaults, then the YAML at ``path`` (when given), then ``overrides``; unknown keys are an error."""
+        data: dict[str, Any] = {}
+        if path is not None:
+            p = Path(path)
+            if not p.is_file():
+                raise ParamError(f"config {str(p)!r} does not exist: expected a YAML file")
+            data = yaml.safe_load(p.read_text()) or {}
+        data.update(overrides)
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ParamError(f"unknown bottleneck config key {unknown[0]!r}; expected one of: {', '.join(sorted(names))}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["tasks"] = {k: dict(v) for k, v in self.tasks.items()}
+        return d
+
+
+@dataclass
+class BottleneckResult:
+    out: Path
+    table: Any  # pandas DataFrame: task, tokens, conditioning, model, n, accuracy, ci_lo, ci_hi, chance
+    figure: Path | None
+    report: Path | None
+    notes: list[dict[str, str]] = field(default_factory=list)
+
+
+def _name(tokens: int, mode: str, task: str) -> str:
+    return f"budget-{tokens}-{mode}@{task}"
+
+
+def run_bottleneck(cfg: BottleneckConfig, out: str | os.PathLike, *,
+                   log: Callable[[str], None] = print) -> BottleneckResult:
+    """Train and test every (task, budget, conditioning) model; write the table, the figure and the report.
+
+    Finished runs under ``out/runs`` are reused, so an interrupted study resumes where it stopped.
+    """
+    import pandas as pd
+
+    from preattentive.datasets.preview import save_png
+    from preattentive.evaluation import accuracy_table, evaluate, load_model
+    from preattentive.evaluation.suites import suite_from_dict
+    from preattentive.report.bottleneck import accuracy_vs_tokens_figure
+    from preattentive.studies.stages import _finished
+    from preattentive.training import TrainConfig, train_supervised
+    from preattentive.training.config import TEST_SEED_OFFSET
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    (out / "study.json").write_text(json.dumps({
+        "title": "Bottleneck study: accuracy vs image-token budget",
+        "description": ("LLaVA-style nets (ViT encoder → patch tokens pooled to a budget → linear projector → "
+                        "transformer reader with the question) trained per task, token budget "
+                        f"{', '.join(map(str, cfg.budgets))} and encoder conditioning "
+                        f"({', '.join(cfg.conditionings)}: late = question-independent, film = question-conditioned)."),
+        "command": "preattentive bottleneck"}, indent=2))
+    notes: list[dict[str, str]] = []
+    frames = []
+    for task, spec in cfg.tasks.items():
+        level, params = spec.get("level"), dict(spec.get("params") or {})
+        train_params = {**params, **({"level": level} if level is not None else {})}
+        suite = suite_from_dict({"name": f"bottleneck-{task}", "seed": cfg.seed + TEST_SEED_OFFSET, "size": cfg.size,
+                                 "n": cfg.eval_n, "families": [{"family": task, "params": params,
+                                                                 "levels": "all" if level is None else [level]}]})
+        for tokens in cfg.budgets:
+            for mode in cfg.conditionings:
+                name = _name(tokens, mode, task)
+                run = out / "runs" / name
+                if not _finished(run):
+                    tc = TrainConfig(model=f"budget-{tokens}-{mode}", task=task, params=train_params, size=cfg.size,
+                                     model_overrides={"patch": cfg.patch}, steps=cfg.steps, minutes=cfg.minutes,
+                                     batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed, val_n=64, val_every=0,
+                                     ckpt_every=0, num_workers=cfg.num_workers)
+                    train_supervised(tc, run, show_progress=False)
+                adapter = load_model(f"run:{run}")
+                adapter.name = name
+                df = evaluate(adapter, suite, method="supervised", out=out, progress=False)
+                acc = accuracy_table(df, by=["model", "family"])
+                acc["task"], acc["tokens"], acc["conditioning"] = task, tokens, mode
+                frames.append(acc)
+                log(f"  {name}: accuracy {acc['accuracy'].iloc[0]:.3f} (n={int(acc['n'].iloc[0])})")
+    table = pd.concat(frames, ignore_index=True)[["task", "tokens", "conditioning", "model", "family", "n", "k",
+                                                   "accuracy", "ci_lo", "ci_hi", "chance"]]
+    table.to_csv(out / "bottleneck.csv", index=False)
+    figure = save_png(accuracy_vs_tokens_figure(table), out / "figures" / "accuracy_vs_tokens.png")
+    notes.append({"section": "general", "text": f"Accuracy vs token budget: {figure.relative_to(out)} and "
+                                                "bottleneck.csv (the report below shows each model's accuracy)."})
+    (out / "notes.json").write_text(json.dumps(notes, indent=2))
+    report = None
+    try:
+        from preattentive.report import write_report
+
+        report = write_report(out)
+    except ImportError as e:
+        notes.append({"section": "general", "text": f"report: not built yet ({e})"})
+    return BottleneckResult(out, table, figure, report, notes)
