@@ -39,6 +39,12 @@ def _queries() -> tuple[str, ...]:
 def tee(center: Any, half: float, offset: float, angle_deg: float) -> np.ndarray:
     """Vertices of a T whose stem sits ``offset`` (fraction of the room, -1..1) from the bar's middle:
     0 is a T, +-1 an L (the stem at the bar's end). Rotated by ``angle_deg`` (a multiple of 90 keeps it crisp).
+
+    Example
+    -------
+    >>> v = tee((10, 10), 5, 0.0, 0.0)  # an upright T: bar on top, stem centred
+    >>> float(v[:, 0].min()), float(v[:, 0].max()), float(v[4, 1] + v[5, 1]) / 2
+    (5.0, 15.0, 10.0)
     """
     h, w = half, STROKE * half  # w: half the stroke width, px
     s, o = 2 * w, offset * (h - w)  # bar thickness; stem centre column, px from the middle
