@@ -110,3 +110,10 @@ def test_report_cli(study, tmp_path):
 def test_empty_study_still_reports(tmp_path):
     page = write_report(tmp_path).read_text()
     assert "No evaluation results" in page and re.search(r"<h2>[^<]*[Pp]hysiology[^<]*</h2>", page)
+
+
+def test_precomputed_comparisons_are_shown(study):
+    (study / "compare").mkdir()
+    pd.DataFrame({"task": ["toy"], "gap": [0.25]}).to_parquet(study / "compare" / "ff-vs-rec.parquet")
+    page = write_report(study, svg=False).read_text()
+    assert "Precomputed comparison: ff-vs-rec." in page and "0.25" in page

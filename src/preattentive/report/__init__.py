@@ -12,8 +12,8 @@ Every path is optional; the report draws what it finds and shows a visible note 
     (model, method, family, level, difficulty, trial_id, seed, index, label, prediction, correct, raw, parse,
     chance, n_choices, ...). Accuracy tables, psychometric fits and McNemar comparisons are computed from these.
 ``DIR/compare/*.parquet``
-    Optional precomputed paired comparisons (columns of :func:`preattentive.evaluation.stats.compare_models`);
-    when absent the report compares every pair of models that answered the same trials.
+    Optional precomputed comparisons (e.g. :func:`preattentive.evaluation.compare_models` output), shown as extra
+    tables; independently, the report compares every pair of models that answered the same trials.
 ``DIR/stimuli/<family>.png``
     Optional stimulus-example strips (one per family id, e.g. ``figure-ground-v1.png``). When absent the report
     regenerates examples from the seeds and levels recorded in the eval rows.

@@ -190,14 +190,18 @@ def _eval_sections(study: Path, ev: pd.DataFrame, notes: dict[str, list[str]]) -
     cmp = compare_all(ev)
     cm = Section("Paired comparisons", "On the very same trials, is one model reliably better than another?",
                  notes=notes.get("comparisons", []))
-    if len(cmp):
+    if len(cmp):  # every pair of model x method that answered the same trials
         cmp = cmp.assign(diff=cmp["acc_b"] - cmp["acc_a"]).sort_values(["task", "model_a", "model_b"],
                                                                         kind="stable")
         cm.tables.append(TableItem("compare", cmp[["task", "model_a", "method_a", "model_b", "method_b", "n",
                                                    "acc_a", "acc_b", "diff", "only_a", "only_b", "p_value"]],
                                    "McNemar exact tests on paired correctness (only_a: trials only A got right). "
                                    "p-values are not corrected for multiple comparisons.", floatfmt="{:.4g}"))
-    else:
+    extra = sorted((study / "compare").glob("*.parquet")) if (study / "compare").is_dir() else []
+    for f in extra:  # comparisons a study computed itself (e.g. feedforward vs recurrent at matched parameters)
+        cm.tables.append(TableItem(f"compare-{f.stem}", pd.read_parquet(f), f"Precomputed comparison: {f.stem}.",
+                                   floatfmt="{:.4g}"))
+    if not cm.tables:
         cm.notes.append("No two models answered the same trials, so there is nothing to pair.")
     out.append(cm)
 
