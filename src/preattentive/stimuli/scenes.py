@@ -404,7 +404,9 @@ def _caption_choices(rng: np.random.Generator, tab: _Table, p: ScenesParams, spe
 
 
 def caption_classes(params: "ScenesParams | None" = None) -> list[str]:
-    """All captions the configured vocabulary can produce (one per caption class), in a fixed order.
+    """All captions the configured vocabulary can produce (one per caption class), in a fixed order; a trial's
+    ``meta["class_index"]`` indexes this list. The classes of a ``split`` are
+    ``caption_split(caption_classes(p), p.holdout_fraction, p.split_seed)`` (train, test), as the family uses.
 
     Example
     -------
