@@ -13,7 +13,7 @@ Architecture (all parts small enough to train on a CPU in minutes):
 * encoder: the ViT of :mod:`preattentive.models.feedforward` (patch tokens, no class token);
   ``conditioning="late"`` leaves it question-independent, ``"film"`` modulates every block by the question;
 * bottleneck: the ``gh x gw`` patch grid average-pooled to ``tokens`` (a square number: 64 → 8 x 8, 16 → 4 x 4,
-  4 → 2 x 2), the pooling LLaVA-style compressors use;
+  4 → 2 x 2), the pooling LLaVA-style compressors use; a budget above the patch grid keeps every patch token;
 * projector: a linear map W (LLaVA v1);
 * reader: a small transformer over ``[question token; k image tokens]`` (the language model's role), whose output
   at the question token gives the answer logits. ``conditioning="none"`` reads with a learned constant token.
@@ -44,18 +44,19 @@ class TokenBudgetConfig(NetConfig):
     depth: int = 3  # encoder blocks
     heads: int = 3  # attention heads (dim must divide)
     mlp_ratio: float = 2.0  # MLP hidden = mlp_ratio * dim
-    tokens: int = 64  # image tokens the reader sees: a square number <= the patch grid (64, 16, 4, 1)
+    tokens: int = 64  # image tokens the reader sees: a square number (64, 16, 4, 1); capped at the patch grid
     reader_depth: int = 2  # reader (language-model stand-in) blocks
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        g = math.isqrt(self.tokens)
+        g = math.isqrt(self.tokens) if self.tokens >= 1 else 0
         if self.tokens < 1 or g * g != self.tokens:
             raise ParamError(f"tokens={self.tokens}: expected a square number (64, 16, 4, 1)")
-        grid = self.image_size // self.patch
-        if g > grid:
-            raise ParamError(f"tokens={self.tokens} ({g} x {g}) exceeds the {grid} x {grid} patch grid of "
-                             f"image_size={self.image_size} / patch={self.patch}")
+
+    @property
+    def side(self) -> int:
+        """Side of the pooled token grid: sqrt(tokens), at most the patch grid (a larger budget keeps every token)."""
+        return min(math.isqrt(self.tokens), max(1, self.image_size // self.patch))
 
 
 @register_arch
@@ -73,11 +74,13 @@ class TokenBudgetNet(VisionNet):
         self.norm = nn.LayerNorm(d)
         names = {"embed": d, **{f"block{i + 1}": d for i in range(config.depth)}}
         self.cond = QueryConditioner(config, names, feature_dim=0)  # the reader is the readout here
-        self.side = math.isqrt(config.tokens)
+        self.side = config.side
         self.projector = nn.Linear(d, d)  # LLaVA v1's W
-        self.token_pos = nn.Parameter(torch.randn(1, config.tokens, d) * 0.02)
-        self.question = nn.Linear(config.query_dim, d) if self.cond.embed is not None else None
-        self.no_question = nn.Parameter(torch.zeros(1, 1, d))  # the reading token when unconditioned
+        self.token_pos = nn.Parameter(torch.randn(1, self.side ** 2, d) * 0.02)
+        if self.cond.embed is not None:  # the question, embedded, is the reader's first token
+            self.question = nn.Linear(config.query_dim, d)
+        else:  # no question: a learned constant reading token
+            self.no_question = nn.Parameter(torch.zeros(1, 1, d))
         self.reader = nn.ModuleList(Block(d, config.heads, config.mlp_ratio) for _ in range(config.reader_depth))
         self.head = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, config.num_classes))
 
