@@ -117,3 +117,10 @@ def test_precomputed_comparisons_are_shown(study):
     pd.DataFrame({"task": ["toy"], "gap": [0.25]}).to_parquet(study / "compare" / "ff-vs-rec.parquet")
     page = write_report(study, svg=False).read_text()
     assert "Precomputed comparison: ff-vs-rec." in page and "0.25" in page
+
+
+def test_broken_physiology_tables_give_a_note_not_a_crash(study):
+    (study / "physiology").mkdir()
+    (study / "physiology" / "fg_modulation.parquet").write_bytes(b"not parquet")
+    page = write_report(study, svg=False).read_text()
+    assert re.search(r"<h2>[^<]*[Pp]hysiology[^<]*</h2>", page) and "Psychometric curves" in page

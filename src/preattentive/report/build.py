@@ -228,12 +228,16 @@ def _physiology_sections(study: Path, notes: dict[str, list[str]]) -> list[Secti
         physiology = None
     secs: list[Section] = []
     fn = getattr(physiology, "sections", None)
+    failed = ""
     if callable(fn):
-        secs = list(fn(study) or [])
+        try:
+            secs = list(fn(study) or [])
+        except Exception as e:  # a broken physiology table must not take the whole page down; say so instead
+            failed = f"The physiology sections could not be drawn ({type(e).__name__}: {e})."
     if not secs:
         secs = [Section("In-silico physiology", "Do the models' units show late figure–ground modulation and "
                         "border-ownership selectivity, as feedback produces in the brain?",
-                        notes=["Physiology results are not built for this study (no physiology/*.parquet)."])]
+                        notes=[failed or "Physiology results are not built for this study (no physiology/*.parquet)."])]
     secs[0].notes = list(notes.get("physiology", [])) + list(secs[0].notes)
     return secs
 
