@@ -175,7 +175,8 @@ def _eval_sections(study: Path, ev: pd.DataFrame, notes: dict[str, list[str]]) -
     ev_sec.figures.append(FigureItem(
         "psychometric", psychometric_figure(acc, fits),
         f"Accuracy against difficulty level per family; one line per model · method. Bands: Wilson 95 % CIs "
-        f"(n = {int(ns.min())}–{int(ns.max())} trials per point). Dashed grey: chance. Dotted: logistic fit; "
+        f"(n = {int(ns.min()) if ns.min() == ns.max() else f'{int(ns.min())}–{int(ns.max())}'} trials per point). "
+        f"Dashed grey: chance. Dotted: logistic fit; "
         f"triangle: threshold (halfway between best accuracy and chance)."))
     ev_sec.tables.append(TableItem("results", results_matrix(acc, fits),
                                    "Accuracy per difficulty level [Wilson 95 % CI]; threshold = level at which the "
