@@ -29,6 +29,9 @@ def test_demo_quick_end_to_end(tmp_path):
     r = CliRunner().invoke(app, ["demo", "--quick", "--out", str(out)])
     assert r.exit_code == 0, r.output
     notes = json.loads((out / "notes.json").read_text())
+    # every built room ran: nothing failed (a failure would be a note naming errors.log)
+    failed = [n["text"] for n in notes if "failed (" in n["text"]]
+    assert not failed, failed
     # whatever was left out is said, both in notes.json (the report's format) and on the terminal
     for note in notes:
         assert set(note) == {"section", "text"}

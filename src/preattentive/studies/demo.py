@@ -38,12 +38,14 @@ class DemoConfig:
     suite_size: int = 64  # px, stimulus side for the preview grids and CLIP / LLaVA (their towers' input size)
     net_size: int = 32  # px, stimulus side for the nets' training, testing and physiology (Pathfinder-32)
     preview_cols: int = 6  # trials per difficulty rung in each family's preview grid
+    workers: int = 2  # processes generating stimulus sets
     # nets: a parameter-matched feedforward / recurrent pair on the tasks that need more than one sweep
     feedforward_net: str = "cnn-30k"  # models registry id (~31 k parameters)
     recurrent_net: str = "blt-30k"  # models registry id (~29 k parameters; BLT, Spoerer et al. 2017)
     net_tasks: tuple[str, ...] = ("curve-tracing", "figure-ground")  # stimulus family ids
-    net_steps: int = 1500  # optimiser steps per net (whichever of steps / minutes ends first)
-    net_minutes: float = 1.5  # wall-clock minutes per net
+    net_train_n: int = 4000  # trials in each task's training set (generated once, shared by both nets)
+    net_steps: int = 500  # optimiser steps per net, equal for both (a wall-clock cap may stop one earlier)
+    net_minutes: float = 2.0  # wall-clock cap per net, minutes
     net_batch_size: int = 32  # images per step
     net_lr: float = 2e-3  # peak AdamW learning rate
     net_val_n: int = 128  # held-out validation trials at the end of training
@@ -118,7 +120,7 @@ class DemoConfig:
 # What ``--quick`` changes (mirrored in the YAML's ``quick:`` section, which wins over these): every stage still
 # runs, on micro models and a few trials, in about a minute.
 QUICK: dict[str, Any] = {
-    "preview_cols": 3, "net_tasks": ("figure-ground",), "net_steps": 10, "net_minutes": 0.1, "net_batch_size": 16,
+    "preview_cols": 3, "net_tasks": ("figure-ground",), "net_train_n": 160, "net_steps": 10, "net_minutes": 0.1, "net_batch_size": 16,
     "net_val_n": 16, "clip_preset": "clip-micro", "clip_steps": 15, "clip_minutes": 0.1, "clip_batch_size": 16,
     "clip_eval_n": 16, "llava_preset": "llava-micro", "llava_batch_size": 8, "llava_stage1_steps": 5,
     "llava_stage1_minutes": 0.05, "llava_stage2_steps": 10, "llava_stage2_minutes": 0.1, "llava_check_n": 8,

@@ -77,7 +77,12 @@ def _make_family(fid: str, size: int, seed: int, **params: Any):
 
 # --------------------------------------------------------------------------------------------- training
 def stage_nets(ctx: Context) -> None:
-    """Train the parameter-matched feedforward and recurrent nets on each net task (the training room's loop)."""
+    """Train the parameter-matched feedforward and recurrent nets on each net task (the training room's loop).
+
+    Each task's training set is generated once as Parquet (the datasets room) and shared by both nets, so they
+    see the same images in the same order; both get the same step budget, with a wall-clock cap.
+    """
+    from preattentive.datasets import generate_set
     from preattentive.training import TrainConfig, train_supervised
 
     cfg = ctx.cfg
@@ -85,6 +90,11 @@ def stage_nets(ctx: Context) -> None:
         if not _has_family(task):
             ctx.notes.add("training", f"nets on {task}: the {task} family is not built yet; left out")
             continue
+        data = ctx.out / "data" / f"{task}-train"
+        if not (data / "config.json").is_file():
+            generate_set(task, cfg.net_train_n, data, seed=cfg.seed, params={"size": cfg.net_size},
+                         workers=cfg.workers, overwrite=True, preview=False)
+            ctx.log(f"  training set {task}: {cfg.net_train_n} trials in {data}")
         for net in (cfg.feedforward_net, cfg.recurrent_net):
             name = f"{net}@{task}"  # display name in tables; the task decides what it is tested on
             run = ctx.run_dir(name)
@@ -92,17 +102,11 @@ def stage_nets(ctx: Context) -> None:
                 tc = TrainConfig(model=net, task=task, size=cfg.net_size, steps=cfg.net_steps,
                                  minutes=cfg.net_minutes, batch_size=cfg.net_batch_size, lr=cfg.net_lr,
                                  seed=cfg.seed, val_n=cfg.net_val_n, val_every=0, ckpt_every=0,
-                                 step_loss=cfg.net_step_loss)
-                train_supervised(tc, run, show_progress=False) if _accepts(train_supervised, "show_progress") \
-                    else train_supervised(tc, run)
+                                 step_loss=cfg.net_step_loss, data=str(data))
+                result = train_supervised(tc, run, show_progress=False)
+                ctx.log(f"  trained {name}: {result.steps} steps, validation accuracy "
+                        f"{result.val.get('acc', float('nan')):.3f}")
             ctx.runs[name] = run
-            ctx.log(f"  trained {name}: {run}")
-
-
-def _accepts(fn: Callable, name: str) -> bool:
-    import inspect
-
-    return name in inspect.signature(fn).parameters
 
 
 def stage_clip(ctx: Context) -> None:
