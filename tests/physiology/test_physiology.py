@@ -208,6 +208,10 @@ def test_analyses_run_on_the_real_families_with_a_random_net():
     fg = figure_ground_modulation(record_net(net, [t.image for t in fg_trials], model="cnn"), trials=fg_trials)
     assert set(fg.region) == {"centre", "edge", "ground"} and (fg.step == 1).all()
     assert fg.loc[fg.region == "centre", "n_units"].gt(0).all()
+    # The stem is one 3x3 convolution: a centre unit (one texture element inside the figure) sees the same
+    # pixels in both members of a pair, so it cannot be modulated; only context could modulate it.
+    stem = fg.set_index(["layer", "region"]).loc[("stem", "centre")]
+    assert stem["modulation"] == pytest.approx(0.0, abs=1e-6)
     bo_trials = stimuli.make("border-ownership", size=32, seed=5).generate(8).trials
     windows, owners, pairs = pairs_from_trials(bo_trials)
     assert sorted(owners[pairs[0]].tolist()) == [0, 1] and len(pairs) == 4

@@ -17,7 +17,7 @@ def demo(
     config: Optional[Path] = typer.Option(None, "--config", help="YAML overriding configs/demo.yaml."),
 ) -> None:
     """Run the demo study: suite, training, evaluation, physiology, report; print the report's path."""
-    from preattentive.studies.demo import DemoConfig, run_demo
+    from preattentive.studies.demo import DemoConfig, format_summary, run_demo
 
     try:
         cfg = DemoConfig.preset(quick=quick, path=config)
@@ -25,6 +25,8 @@ def demo(
         raise fail(str(e))
     command = "preattentive demo" + (" --quick" if quick else "") + (f" --config {config}" if config else "")
     result = run_demo(cfg, out, log=typer.echo, command=command)
+    for line in format_summary(result.summary):
+        typer.echo(f"result: {line}")
     for note in result.notes:
         typer.echo(f"note [{note['section']}]: {note['text']}")
     if result.report is not None:

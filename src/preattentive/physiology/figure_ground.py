@@ -84,7 +84,8 @@ def _condition_means(r: np.ndarray, labels: np.ndarray, pairs: np.ndarray | None
 
 
 def figure_ground_modulation(rec: Recording, masks: np.ndarray | None = None, *, trials: Sequence[Any] | None = None,
-                             pairs: np.ndarray | None = None, edge_px: float = 2.0, ground_px: float | None = None,
+                             pairs: np.ndarray | None = None, edge_px: float | None = None,
+                             ground_px: float | None = None,
                              layers: Sequence[str] | None = None) -> pd.DataFrame:
     """The figure–ground modulation time course: one row per (layer, step, region).
 
@@ -99,6 +100,9 @@ def figure_ground_modulation(rec: Recording, masks: np.ndarray | None = None, *,
         partner trial at the same location (Lamme 1995's comparison); None: from every trial where the unit's RF
         centre was on the ground.
     edge_px, ground_px : region widths in px, see :func:`~preattentive.physiology.units.figure_ground_regions`.
+        ``edge_px=None``: one texture element (the trials' median ``meta["spacing"]``), else 2 px. A segment
+        belongs to the figure by its centre, so pixels up to about half an element inside the boundary can still
+        carry ground segments: "centre" units sit at least one element deep, where the pair's pixels agree.
     layers : layers to analyse (None: all recorded).
 
     Returns
@@ -119,6 +123,9 @@ def figure_ground_modulation(rec: Recording, masks: np.ndarray | None = None, *,
         masks = masks_from_trials(trials)
     if pairs is None and trials is not None:
         pairs = pairs_from_meta(trials)
+    if edge_px is None:
+        spacing = [t.meta["spacing"] for t in trials or () if t.meta.get("spacing")]
+        edge_px = float(np.median(spacing)) if spacing else 2.0
     masks = np.asarray(masks, bool)
     if masks.shape[0] != rec.n_stimuli or masks.shape[1:] != tuple(rec.image_size):
         raise ValueError(f"masks {masks.shape} do not match the recording: {rec.n_stimuli} stimuli of "

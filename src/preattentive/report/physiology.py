@@ -143,7 +143,7 @@ def bo_fraction_figure(summary: pd.DataFrame, *, title: str = "Fraction of borde
 FG_TEXT = ("Units are (layer, channel, map position) with the receptive-field centre at the map position's "
            "centre in image pixels. Each figure-ground pair shares its texture segments: at a given location the "
            "segments are figure in one trial and ground in the other (Lamme 1995). Per unit, A is its mean "
-           "response where its RF centre lies on the figure centre (or edge, within {edge} px of the boundary) and "
+           "response where its RF centre lies on the figure centre (or edge, within {edge} of the boundary) and "
            "G its response at the same location in the partner trial, where it is ground; the modulation index "
            "is (A − G) / (|A| + |G|), averaged over units (± s.e.m.). In macaque V1, figure and ground responses "
            "are equal at first and modulation appears ~70–100 ms after onset, at the edge before the centre "
@@ -190,7 +190,8 @@ def sections(study: str | os.PathLike) -> list:
     secs = []
     fg = tables.get("fg")
     if fg is not None and len(fg):
-        edge = _study_config(study).get("edge_px", 2.0)
+        px = _study_config(study).get("edge_px")
+        edge = f"{px:g} px" if isinstance(px, (int, float)) else "one texture element"
         secs.append(Section(
             "Figure–ground modulation over time",
             question="Do the models' units respond more to the figure than to the ground, and only at later steps?",

@@ -74,7 +74,7 @@ class DemoConfig:
     # physiology
     physiology_n: int = 96  # figure-ground trials recorded
     physiology_pairs: int = 48  # border-ownership pairs recorded
-    edge_px: float = 2.0  # px: RF centres this close to the figure boundary count as "edge"
+    edge_px: float | None = None  # px: RF centres this close to the boundary are "edge" (None: one texture element)
     bo_permutations: int = 1000  # sign-flip permutations per unit
     bo_alpha: float = 0.05  # significance level per unit
     bo_min_pairs: int = 4  # a unit is tested when its RF centre is in the window of >= this many pairs
@@ -210,6 +210,30 @@ def run_demo(config: DemoConfig, out: str | os.PathLike, *, log: Callable[[str],
     _write_json(out / "notes.json", list(notes))
     _write_json(out / "timings.json", result.timings)
     return result
+
+
+def format_summary(summary: dict[str, Any]) -> list[str]:
+    """The headline numbers of ``summary.json`` as short terminal lines."""
+    lines = []
+    for g in summary.get("feedforward_vs_recurrent", []):
+        lines.append(f"{g['task']}: {g['feedforward']} {g['acc_feedforward']:.3f} vs {g['recurrent']} "
+                     f"{g['acc_recurrent']:.3f} (recurrent - feedforward = {g['gap']:+.3f}, n={g['n']}, "
+                     f"McNemar p={g['mcnemar_p']:.3g})")
+    by_model: dict[str, list[str]] = {}
+    for r in summary.get("accuracy", []):
+        if r["model"] in ("clip-hn", "llava"):
+            fam = r["family"].rsplit("-v", 1)[0]
+            by_model.setdefault(f"{r['model']} [{r['method']}]", []).append(f"{fam} {r['accuracy']:.2f}")
+    lines += [f"{k}: {', '.join(v)}" for k, v in by_model.items()]
+    phys = summary.get("physiology", {})
+    for r in phys.get("figure_ground", []):
+        lines.append(f"figure-ground modulation {r['model']} {r['layer']}: centre {r['centre_first']:+.3f} at step 1 "
+                     f"-> {r['centre_last']:+.3f} at step {r['steps']}; edge {r['edge_first']:+.3f} -> "
+                     f"{r['edge_last']:+.3f}")
+    for r in phys.get("border_ownership", []):
+        lines.append(f"border ownership {r['model']} {r['layer']} step {r['step']}: "
+                     f"{r['fraction_significant']:.0%} of {r['n_units']} units selective")
+    return lines
 
 
 def _not_built(e: BaseException) -> bool:

@@ -286,6 +286,11 @@ def stage_physiology(ctx: Context) -> None:
                                         n_permutations=cfg.bo_permutations, alpha=cfg.bo_alpha,
                                         min_pairs=cfg.bo_min_pairs, seed=seed)
                  for name, m, kind in models]
+        for (name, _, _), u in zip(models, units):
+            if u.empty:
+                ctx.notes.add("physiology", f"border ownership of {name}: no unit has its RF centre in the probe "
+                                            f"window of >= {cfg.bo_min_pairs} pairs (its map is too coarse); "
+                                            "left out")
         tables["bo_units"] = pd.concat(units, ignore_index=True)
         tables["bo_summary"] = border_ownership_summary(tables["bo_units"], alpha=cfg.bo_alpha)
         ctx.log(f"  border ownership: {len(trials) // 2} pairs, {len(models)} models")
