@@ -218,3 +218,5 @@ def test_analyses_run_on_the_real_families_with_a_random_net():
     units = border_ownership_units(record_net(net, [t.image for t in bo_trials]), trials=bo_trials,
                                    n_permutations=50, min_pairs=2)
     assert len(units) > 0 and units.p_value.between(0, 1).all()
+    stem = units[units.layer == "stem"]  # 3x3 RFs inside identical pixels: no unit can tell the owner
+    assert len(stem) > 0 and not stem.significant.any() and (stem.bo_index.abs() < 1e-6).all()
