@@ -1,1 +1,5 @@
-"""Room: studies."""
+"""Room: studies — end-to-end studies that tie the rooms together (only calls, no library logic).
+
+- :mod:`preattentive.studies.demo` — ``preattentive demo``: suite, nets, CLIP, LLaVA, evaluation, physiology, report.
+- :mod:`preattentive.studies.bottleneck` — ``preattentive bottleneck``: accuracy vs image-token budget (claim S7).
+"""

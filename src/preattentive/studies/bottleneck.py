@@ -110,7 +110,7 @@ def run_bottleneck(cfg: BottleneckConfig, out: str | os.PathLike, *,
     from preattentive.evaluation import accuracy_table, evaluate, load_model
     from preattentive.evaluation.suites import suite_from_dict
     from preattentive.report.bottleneck import accuracy_vs_tokens_figure
-    from preattentive.studies.stages import _finished
+    from preattentive.studies.stages import run_finished
     from preattentive.training import TrainConfig, train_supervised
     from preattentive.training.config import TEST_SEED_OFFSET
 
@@ -136,7 +136,7 @@ def run_bottleneck(cfg: BottleneckConfig, out: str | os.PathLike, *,
             for mode in cfg.conditionings:
                 name = _name(tokens, mode, task)
                 run = out / "runs" / name
-                if not _finished(run):
+                if not run_finished(run):
                     tc = TrainConfig(model=f"budget-{tokens}-{mode}", task=task, params=train_params, size=cfg.size,
                                      model_overrides={"patch": cfg.patch}, steps=cfg.steps, minutes=cfg.minutes,
                                      batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed, val_n=64, val_every=0,

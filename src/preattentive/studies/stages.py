@@ -40,7 +40,7 @@ def _has_family(name: str) -> bool:
     return name in stimuli.REGISTRY
 
 
-def _finished(run: Path) -> bool:
+def run_finished(run: Path) -> bool:
     """A finished run directory (run.json present and a model folder): reused rather than retrained."""
     if not (run / "run.json").is_file():
         return False
@@ -98,7 +98,7 @@ def stage_nets(ctx: Context) -> None:
         for net in (cfg.feedforward_net, cfg.recurrent_net):
             name = f"{net}@{task}"  # display name in tables; the task decides what it is tested on
             run = ctx.run_dir(name)
-            if not _finished(run):
+            if not run_finished(run):
                 tc = TrainConfig(model=net, task=task, size=cfg.net_size, steps=cfg.net_steps,
                                  minutes=cfg.net_minutes, batch_size=cfg.net_batch_size, lr=cfg.net_lr,
                                  seed=cfg.seed, val_n=cfg.net_val_n, val_every=0, ckpt_every=0,
@@ -115,7 +115,7 @@ def stage_clip(ctx: Context) -> None:
 
     cfg = ctx.cfg
     run = ctx.run_dir("clip-hn")
-    if not _finished(run):
+    if not run_finished(run):
         # clock="cpu" (process CPU time): train_clip(clock="wall") currently raises in RunWriter.finish
         train_clip(preset=cfg.clip_preset, hard_negatives=True, steps=cfg.clip_steps, minutes=cfg.clip_minutes,
                    clock="cpu", batch_size=cfg.clip_batch_size, seed=cfg.seed, eval_every=0,
@@ -133,7 +133,7 @@ def stage_llava(ctx: Context) -> None:
         ctx.notes.add("training", "LLaVA: needs the demo's CLIP, which did not train; left out")
         return
     run = ctx.run_dir("llava")
-    if not _finished(run):
+    if not run_finished(run):
         train_llava(preset=cfg.llava_preset, vision=str(ctx.runs["clip-hn"]), batch_size=cfg.llava_batch_size,
                     stage1_steps=cfg.llava_stage1_steps, stage1_minutes=cfg.llava_stage1_minutes,
                     stage2_steps=cfg.llava_stage2_steps, stage2_minutes=cfg.llava_stage2_minutes, clock="wall",
