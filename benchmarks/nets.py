@@ -58,8 +58,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="one short repeat per point")
     args = ap.parse_args()
     nets = [n for n in args.nets.split(",") if n] or list_nets()
-    if BASELINE not in nets:
-        nets = [BASELINE] + nets
+    nets = [BASELINE] + [n for n in nets if n != BASELINE]  # measured first at every size / thread count
     min_s, repeats = (0.3, 1) if args.quick else (1.0, 3)
     rows = []
     for threads in [int(t) for t in args.threads.split(",")]:
