@@ -18,7 +18,7 @@ def tiny_texts():
 
 @pytest.fixture(scope="session")
 def tiny_clip():
-    """A ~50 k-parameter CLIP (32 px, patch 8, width 32, 2 + 2 layers) with a word tokenizer."""
+    """A ~70 k-parameter CLIP (64 px, patch 8, width 32, 2 + 2 layers) with a word tokenizer."""
     from preattentive.models.clip import build_clip
 
     return build_clip("clip-micro", texts=TINY_TEXTS, seed=0)
@@ -34,6 +34,6 @@ def tiny_llava(tiny_clip):
 
 @pytest.fixture
 def tiny_images():
-    """Four random uint8 (32, 32, 3) images."""
+    """Four random uint8 (64, 64, 3) images."""
     rng = np.random.default_rng(0)
-    return [rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for _ in range(4)]
+    return [rng.integers(0, 256, (64, 64, 3), dtype=np.uint8) for _ in range(4)]

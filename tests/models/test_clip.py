@@ -75,19 +75,19 @@ def test_fast_pixels_match_the_processor(tiny_clip, tiny_images):
     fast = tiny_clip.pixel_values(tiny_images)
     slow = tiny_clip.processor.image_processor(images=tiny_images, return_tensors="pt")["pixel_values"]
     assert torch.allclose(fast, slow, atol=1e-5)
-    big = [np.zeros((48, 40, 3), np.uint8)]  # other sizes go through the processor (resize + centre crop)
-    assert tiny_clip.pixel_values(big).shape == (1, 3, 32, 32)
+    big = [np.zeros((96, 80, 3), np.uint8)]  # other sizes go through the processor (resize + centre crop)
+    assert tiny_clip.pixel_values(big).shape == (1, 3, 64, 64)
 
 
 def test_features_are_patch_grids(tiny_clip, tiny_images):
     assert tiny_clip.layer_names == ["embeddings", "layers.0", "layers.1"]
     f = tiny_clip.features(tiny_images, layers=["layers.1"])
-    assert set(f.maps) == {"layers.1"} and f.maps["layers.1"].shape == (4, 32, 4, 4)
+    assert set(f.maps) == {"layers.1"} and f.maps["layers.1"].shape == (4, 32, 8, 8)
     assert f.cls["layers.1"].shape == (4, 32) and f.image_embeds.shape == (4, 32)
     hidden = tiny_clip.model.vision_model(pixel_values=tiny_clip.pixel_values(tiny_images),
                                           output_hidden_states=True).hidden_states[2]
-    # patch (row 1, col 2) of the 4 x 4 grid is token 1 + 1 * 4 + 2 (after CLS)
-    assert torch.allclose(f.maps["layers.1"][:, :, 1, 2], hidden[:, 1 + 4 + 2], atol=1e-6)
+    # patch (row 1, col 2) of the 8 x 8 grid is token 1 + 1 * 8 + 2 (after CLS)
+    assert torch.allclose(f.maps["layers.1"][:, :, 1, 2], hidden[:, 1 + 8 + 2], atol=1e-6)
     assert torch.allclose(f.image_embeds, tiny_clip.encode_image(tiny_images), atol=1e-5)
     with pytest.raises(ValueError, match="unknown layer 'layer9'"):
         tiny_clip.features(tiny_images, layers=["layer9"])

@@ -47,7 +47,7 @@ def test_both_projectors_train_and_round_trip(tiny_clip, tiny_texts, tiny_images
 
 def test_processor_matches_config(tiny_llava, tiny_images):
     cfg = tiny_llava.model.config
-    assert cfg.image_seq_length == (32 // 8) ** 2  # patches, CLS dropped by the "default" strategy
+    assert cfg.image_seq_length == (64 // 8) ** 2  # patches, CLS dropped by the "default" strategy
     assert tiny_llava.processor.patch_size == cfg.vision_config.patch_size
     prompt = tiny_llava.prompt("what color is the circle ?")
     assert prompt == "USER: <image>\nwhat color is the circle ? ASSISTANT:"
@@ -95,10 +95,10 @@ def test_ask_cli_agrees_with_generate(tiny_llava, tiny_images, tmp_path):
 
 def test_llava_next_anyres_forward_and_generate(tiny_clip, tiny_texts):
     llava = build_llava("llava-next-tiny", vision=tiny_clip, texts=tiny_texts, hidden=32, layers=2, heads=2,
-                        kv_heads=2, intermediate=64, grid_pinpoints=((32, 32), (32, 64), (64, 32), (64, 64)))
+                        kv_heads=2, intermediate=64)
     assert type(llava.model).__name__ == "LlavaNextForConditionalGeneration"
     rng = np.random.default_rng(1)
-    ims = [rng.integers(0, 256, s, dtype=np.uint8) for s in [(32, 32, 3), (64, 48, 3), (40, 64, 3)]]
+    ims = [rng.integers(0, 256, s, dtype=np.uint8) for s in [(64, 64, 3), (128, 96, 3), (80, 128, 3)]]
     b = llava.batch(ims, QUESTIONS[:3], ["red", "left of", "one"])
     assert b.inputs["pixel_values"].shape[1] > 1  # base image + AnyRes tiles
     assert torch.isfinite(llava.loss(b))

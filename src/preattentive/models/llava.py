@@ -282,7 +282,8 @@ def build_llava(preset: str = "llava-tiny", *, vision: Any, texts: Iterable[str]
         lm_model.resize_token_embeddings(len(tok))
         tcfg = lm_model.config
     n_tokens = (vcfg.image_size // vcfg.patch_size) ** 2  # patch tokens; the CLS token is dropped ("default")
-    common = dict(vision_config=vcfg.to_dict(), text_config=tcfg.to_dict(), image_token_index=tok.convert_tokens_to_ids(IMAGE),
+    vdict = {k: v for k, v in vcfg.to_dict().items() if k not in ("dtype", "torch_dtype")}  # dtype: set below
+    common = dict(vision_config=vdict, text_config=tcfg.to_dict(), image_token_index=tok.convert_tokens_to_ids(IMAGE),
                   image_seq_length=n_tokens, vision_feature_layer=-2, vision_feature_select_strategy="default",
                   projector_type=p.projector)
     if p.grid_pinpoints:
@@ -296,7 +297,7 @@ def build_llava(preset: str = "llava-tiny", *, vision: Any, texts: Iterable[str]
         model.model.language_model.load_state_dict(lm_model.model.state_dict())
         model.lm_head.load_state_dict(lm_model.lm_head.state_dict())
     processor = make_processor(tok, vcfg, p.grid_pinpoints)
-    return Llava(model.to(clip.device), processor)
+    return Llava(model.to(clip.device, clip.dtype), processor)  # a bf16 tower gives a bf16 LLaVA, fp32 → fp32
 
 
 def load_llava(id_or_dir: str | os.PathLike, dtype: Any = None, device: Any = None) -> Llava:

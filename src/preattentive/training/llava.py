@@ -54,6 +54,7 @@ class LlavaTrainConfig:
     max_new_tokens: int = 16  # generation limit when evaluating
     seed: int = 0  # weight init and data streams
     threads: int | None = None  # torch threads; None = torch's default
+    device: str | None = "cpu"  # "cpu" (the measured recipes), "cuda", or None = cuda when available
 
     def __post_init__(self) -> None:
         if self.clock not in CLOCKS:
@@ -112,6 +113,13 @@ def _run_stage(llava: Any, stage: int, batch_fn: Callable[[int], tuple], cfg: Ll
         losses.append(float(loss.detach()))
         writer.log({"stage": stage, "step": step, "loss": round(losses[-1], 5), "lr": opt.param_groups[0]["lr"],
                     f"{cfg.clock}_s": round(elapsed, 2), "wall_s": round(time.perf_counter() - wall0, 2)})
+        if stage == 2 and cfg.eval_every and step % cfg.eval_every == 0:
+            from preattentive.training.vlm_data import qa_accuracy
+
+            llava.model.eval()
+            writer.log({"stage": stage, "step": step, "eval": qa_accuracy(
+                llava, n=cfg.eval_n, scenes=cfg.scenes, max_new_tokens=cfg.max_new_tokens)})
+            llava.model.train()
         if minutes is not None and elapsed > 60 * minutes:
             break
     used = clock() - start
@@ -142,6 +150,7 @@ def train_llava(config: LlavaTrainConfig | None = None, *, out: str | Path, resu
     """
     from preattentive.models.clip import build_clip, load_clip
     from preattentive.models.llava import build_llava
+    from preattentive.models.vlm_common import resolve_device
     from preattentive.training.clip import train_clip
     from preattentive.training.vlm_data import QAStream, qa_accuracy
 
@@ -155,12 +164,13 @@ def train_llava(config: LlavaTrainConfig | None = None, *, out: str | Path, resu
         if not (resume and (vdir / "model" / "config.json").is_file()):
             train_clip(out=vdir, hard_negatives=True, minutes=cfg.clip_minutes, clock=cfg.clock, seed=cfg.seed,
                        scenes=cfg.scenes,
-                       threads=cfg.threads, resume=resume and (vdir / "run.json").is_file())
-        clip, vision_source = load_clip(vdir), str(vdir)
+                       threads=cfg.threads, device=cfg.device, resume=resume and (vdir / "run.json").is_file())
+        clip, vision_source = load_clip(vdir, dtype="float32"), str(vdir)
     elif cfg.vision == "scratch":
         clip = build_clip("clip-tiny", texts=data.scenes_texts(), seed=cfg.seed)
     else:
-        clip = load_clip(cfg.vision)
+        clip = load_clip(cfg.vision, dtype="float32")  # train in fp32 whatever the device
+    clip.model.to(resolve_device(cfg.device))
     llava = build_llava(cfg.preset, vision=clip, texts=data.texts(), projector=cfg.projector, seed=cfg.seed)
     del clip
     stages = [_run_stage(llava, 1, data.caption_batch_fn(cfg.batch_size), cfg, writer, resume=resume),

@@ -76,7 +76,7 @@ def zero_shot_accuracy(clip: Any, data: SceneCaptions, n: int = 288) -> dict[str
     with torch.no_grad():
         img = clip.encode_image(images)  # (n, D)
         txt = clip.encode_text(data.classes)  # (C, D)
-        sims = img @ txt.T  # (n, C)
+        sims = (img @ txt.T).cpu()  # (n, C)
         idx = {c: k for k, c in enumerate(data.classes)}
         truth = torch.tensor([idx[c] for c in captions])
         held = torch.tensor([idx[c] for c in data.test_classes])
