@@ -192,8 +192,13 @@ class ViT(VisionNet):
 
 
 # --------------------------------------------------------------------------------------------- presets
-# Widths chosen so the three sizes step by ~3x and CNN/ViT match at each size; measured counts (2 classes,
-# 32 px, unconditioned) are in the docs line and checked in tests/models/test_nets.py.
+# Widths chosen so CNN and ViT match at each size (checked within 10 % by tests/models/test_nets.py).
+# Measured (2 classes, 32 px; `python benchmarks/nets.py` prints them):
+#   cnn-30k 31,458   cnn-100k 99,258   cnn-1m 989,090
+#   vit-30k 29,378   vit-100k 102,008  vit-1m 1,006,338  (ViT position embeddings grow with the patch grid:
+#   at 64 px vit-30k has 35,522, vit-100k 112,376, vit-1m 1,030,914)
+# Question-conditioned twins (8 query ids): cnn-100k late 103,490 / film 108,658; vit-100k late 105,986 / film
+# 115,166 (the late readout's hidden layer and the FiLM maps are the difference).
 _CNN = {
     "30k": CNNConfig(widths=(16, 24, 32), blocks=(1, 1, 1)),
     "100k": CNNConfig(widths=(24, 48, 56), blocks=(1, 1, 1)),

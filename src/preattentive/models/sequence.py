@@ -169,5 +169,6 @@ class VisionLSTM(VisionNet):
         return _stack([logits], [states])
 
 
+# Measured params (2 classes, 32 px): vlstm-30k 30,580, vlstm-100k 96,900 (64 px: 34,036 and 103,428).
 register_net("vlstm-30k-v1", VisionLSTM, VLSTMConfig(dim=18, depth=4), "Vision-LSTM (mLSTM, parallel form), ~30k")
 register_net("vlstm-100k-v1", VisionLSTM, VLSTMConfig(dim=34, depth=4), "Vision-LSTM (mLSTM, parallel form), ~100k")
