@@ -29,13 +29,18 @@ def test_clip_loss_is_infonce_and_handles_duplicate_captions():
     assert clip_loss(logits, same) != clip_loss(logits, eye)
 
 
-def test_hard_negative_batches_pair_each_scene_with_its_swap():
+def test_hard_negative_batches_bring_each_scene_its_relation_twins():
     data = SceneCaptions(SMALL, seed=0)
     images, captions = data.batch(0, 4, hard_negatives=True)
-    assert len(images) == len(captions) == 8
-    for a, b in zip(captions[:4], captions[4:]):
+    assert len(images) == len(captions) == 16
+    other = {"left of": "above", "above": "left of"}
+    for k, a in enumerate(captions[:4]):
         x, rel, y = _split(a)
-        assert b == f"{y} {rel} {x}"  # same objects, swapped: the NegCLIP word-order negative
+        # swapped (NegCLIP word order), the other relation, both: all four relations of the same two objects
+        assert captions[4 + k] == f"{y} {rel} {x}"
+        assert captions[8 + k] == f"{x} {other[rel]} {y}"
+        assert captions[12 + k] == f"{y} {other[rel]} {x}"
+        assert not np.array_equal(images[k], images[4 + k])
     assert set(captions) <= set(data.classes) - set(data.test_classes)  # training never reads a test caption
     _, test_caps = data.test_set(8)
     assert set(test_caps) <= set(data.test_classes)

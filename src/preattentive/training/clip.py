@@ -26,6 +26,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from preattentive.training.vlm_data import HARD_NEGATIVES
 from preattentive.training.vlm_runs import CLOCKS, BudgetSchedule, RunWriter, configure_threads
 
 
@@ -34,8 +35,8 @@ class ClipTrainConfig:
     """Everything that determines a CLIP training run (saved resolved in ``run.json``)."""
 
     preset: str = "clip-tiny"  # models.clip preset id
-    hard_negatives: bool = True  # NegCLIP: each scene with its swapped twin in the same batch
-    batch_size: int = 128  # image-caption pairs per step (scenes + twins when hard_negatives)
+    hard_negatives: bool = True  # NegCLIP: each scene with its 3 relation twins (swap, transpose, both) in the batch
+    batch_size: int = 64  # image-caption pairs per step (scenes + twins when hard_negatives)
     lr: float = 1e-3  # peak AdamW learning rate
     weight_decay: float = 0.1  # on matrices only (not biases, norms, embeddings' scale)
     warmup_steps: int = 50  # linear warm-up, steps
@@ -51,8 +52,9 @@ class ClipTrainConfig:
     device: str | None = "cpu"  # "cpu" (the measured recipes), "cuda", or None = cuda when available
 
     def __post_init__(self) -> None:
-        if self.batch_size < 2 or (self.hard_negatives and self.batch_size % 2):
-            raise ValueError(f"batch_size={self.batch_size}: expected an even number >= 2")
+        group = 1 + HARD_NEGATIVES if self.hard_negatives else 1
+        if self.batch_size < 2 or self.batch_size % group:
+            raise ValueError(f"batch_size={self.batch_size}: expected a multiple of {group} (>= 2)")
         if self.minutes is not None and self.minutes <= 0:
             raise ValueError(f"minutes={self.minutes}: expected > 0 or None")
         if self.clock not in CLOCKS:
@@ -123,7 +125,7 @@ def train_clip(config: ClipTrainConfig | None = None, *, out: str | os.PathLike,
         state = load_checkpoint(ckpt, model, opt, restore_rng=False)
         step, spent, horizon = state.step, float(state.elapsed.get(cfg.clock, 0.0)), state.extra.get("horizon")
     sched = BudgetSchedule(opt, cfg.warmup_steps, cfg.steps, cfg.minutes, horizon=horizon, done=step)
-    n_pairs = cfg.batch_size // 2 if cfg.hard_negatives else cfg.batch_size
+    n_pairs = cfg.batch_size // (1 + HARD_NEGATIVES) if cfg.hard_negatives else cfg.batch_size
     clock = CLOCKS[cfg.clock]
     start, wall0, first = clock(), time.perf_counter(), step
     while step < cfg.steps:
