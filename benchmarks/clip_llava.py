@@ -40,7 +40,7 @@ def clip_steps_per_s(threads: int, steps: int) -> float:
     data = SceneCaptions(seed=0)
     clip = build_clip("clip-tiny", texts=data.texts())
     opt = torch.optim.AdamW(clip.model.parameters(), lr=1e-4)
-    batches = [data.batch(s, 32, hard_negatives=True) for s in range(steps + 1)]
+    batches = [data.batch(s, 16, hard_negatives=True) for s in range(steps + 1)]  # 16 scenes + 48 twins
 
     def step(images, captions) -> None:
         loss = clip_step_loss(clip.model, clip.pixel_values(images), clip.tokens(captions), captions)
@@ -71,7 +71,7 @@ def generation_tokens_per_s(llava, batch: int, new_tokens: int, repeats: int) ->
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="short budgets (0.5 CPU-min per model)")
+    ap.add_argument("--quick", action="store_true", help="smoke-test budgets (0.25 CPU-min per model)")
     ap.add_argument("--out", default=None, help="keep the runs here (default: a temporary directory)")
     ap.add_argument("--threads", type=int, default=1, help="threads for the training runs")
     args = ap.parse_args()
@@ -81,15 +81,15 @@ def main() -> None:
 
     q = args.quick
     root = Path(args.out or tempfile.mkdtemp(prefix="bench-clip-llava-"))
-    rates = {t: clip_steps_per_s(t, 5 if q else 20) for t in (1, 2)}
+    rates = {t: clip_steps_per_s(t, 3 if q else 20) for t in (1, 2)}
     for t, r in rates.items():
         emit(metric="clip_train", threads=t, batch=64, steps_per_s=round(r, 3), ratio_to_1_thread=round(r / rates[1], 2))
 
-    minutes = 0.5 if q else 4.0
+    minutes = 0.25 if q else 4.0
     acc = {}
     for hn in (True, False):
         run = train_clip(out=root / f"clip-{'hn' if hn else 'bow'}", hard_negatives=hn, minutes=minutes,
-                         clock="cpu", threads=args.threads, eval_every=0)
+                         clock="cpu", threads=args.threads, eval_every=0, eval_n=96 if q else 288)
         rec = json.loads((run / "run.json").read_text())
         acc[hn] = rec["metrics"]
         emit(metric="clip_zero_shot", hard_negatives=hn, cpu_minutes=minutes, steps=rec["steps"],
@@ -98,7 +98,7 @@ def main() -> None:
                                                                                          1e-9), 2),
          swap_hard=acc[True]["acc_swap"], swap_none=acc[False]["acc_swap"])
 
-    s1, s2 = (0.25, 0.5) if q else (1.0, 3.5)
+    s1, s2 = (0.1, 0.25) if q else (1.0, 3.5)
     run = train_llava(out=root / "llava", vision=str(root / "clip-hn"), stage1_minutes=s1, stage2_minutes=s2,
                       clock="cpu", threads=args.threads, eval_n=64 if q else 256)
     rec = json.loads((run / "run.json").read_text())
