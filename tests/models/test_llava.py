@@ -117,3 +117,24 @@ def test_offline_load_and_missing_model_error(tiny_llava, tiny_images, tmp_path,
     assert "\n" not in str(e.value) and "llava-hf/llava-1.5-7b-hf" in str(e.value)
     with pytest.raises(ValueError, match="dtype='fp8'"):
         load_llava(tmp_path / "m", dtype="fp8")
+
+
+def test_language_model_from_a_causal_lm_directory(tiny_clip, tiny_images, tmp_path, monkeypatch):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    words = ["<unk>", "<s>", "</s>", "what", "color", "red", "?", "user", ":", "assistant"]
+    raw = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    raw.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok = PreTrainedTokenizerFast(tokenizer_object=raw, unk_token="<unk>", bos_token="<s>", eos_token="</s>")
+    lm = LlamaForCausalLM(LlamaConfig(vocab_size=len(words), hidden_size=32, intermediate_size=64,
+                                      num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2))
+    lm.save_pretrained(tmp_path / "lm")
+    tok.save_pretrained(tmp_path / "lm")
+    llava = build_llava("llava-micro", vision=tiny_clip, texts=[], lm=str(tmp_path / "lm"))
+    assert llava.tokenizer.convert_tokens_to_ids("<image>") == len(words)  # added as a special token
+    assert llava.model.config.text_config.vocab_size >= len(words) + 1
+    head = llava.model.lm_head.weight[: len(words)]
+    assert torch.equal(head, lm.lm_head.weight[: len(words)])  # the LM's own weights, not a new decoder
+    assert len(llava.generate(tiny_images[:2], ["what color ?", "what ?"], max_new_tokens=3)) == 2
