@@ -193,3 +193,18 @@ def test_feedforward_presets_match_their_names(family):
     for size, n in nominal.items():
         p = count_params(make_net(f"{family}-{size}-v1", num_classes=2, image_size=32))
         assert 0.9 * n <= p <= 1.1 * n, (family, size, p)
+
+
+@pytest.mark.parametrize("id", [i for i in NETS if i.endswith("-film-v1")])
+def test_fresh_film_net_equals_its_late_twin(id):
+    """FiLM maps start at zero: with the late twin's weights, a film net computes exactly the same function."""
+    film = _net(id).eval()
+    late = make_net(id.replace("-film-", "-late-"), num_classes=3, image_size=SIZE).eval()
+    missing, unexpected = film.load_state_dict(late.state_dict(), strict=False)
+    assert not unexpected and missing and all(".maps." in k for k in missing)
+    x, q = _batch()
+    with torch.no_grad():
+        assert torch.equal(film(x, query=q).step_logits, late(x, query=q).step_logits)
+        # no question (None) and -1 are the same learned "no question" code
+        none, minus = film(x), film(x, query=torch.full((2,), -1))
+    assert torch.equal(none.logits, minus.logits)
