@@ -41,3 +41,21 @@ class RedDetector(Adapter):
 @pytest.fixture
 def toy_suite(toy_family):
     return Suite("toy", (SuiteEntry(toy_family, "all"),), seed=1, size=32, n=8)
+
+
+class SteppedNet(Adapter):
+    """A stand-in recurrent net: the red evidence reaches layer 'late' only from step 2 on (noise before)."""
+
+    kind = "net"
+    auto_method = "supervised"
+    methods = ("supervised", "probe")
+
+    def __init__(self, name="stub:stepped"):
+        super().__init__(None, name=name, fingerprint="s0")
+
+    def features(self, images, layer, step, queries):
+        rng = np.random.default_rng(len(images) * 7 + (step or 0))
+        noise = rng.normal(size=(len(images), 3))
+        red = np.array([[float(has_red(im))] for im in images])
+        informative = layer == "late" and step is not None and step >= 2
+        return np.concatenate([noise, red if informative else rng.normal(size=red.shape)], axis=1)

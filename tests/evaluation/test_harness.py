@@ -112,3 +112,15 @@ def test_same_family_with_other_parameters_is_another_task(toy_family):
     assert len(acc) == 3  # 2 levels at 48 px + 1 at 32 px: never pooled
     cmp = compare_models(pd.concat([df, df.assign(model="copy")]), "stub:red", "copy")
     assert cmp["task"].tolist() == ["toy-dots-v1 [size=32]", "toy-dots-v1 [size=48]"] and cmp["n"].tolist() == [4, 8]
+
+
+def test_probe_sweep_finds_when_information_arrives(toy_family):
+    from preattentive.evaluation import probe_sweep
+
+    from .conftest import SteppedNet
+
+    suite = Suite("toy", (SuiteEntry(toy_family, [0]),), seed=2, size=32, n=24)
+    df = probe_sweep(SteppedNet(), suite, layers=["early", "late"], steps=[0, 1, 2, 3], progress=False, folds=4)
+    acc = df.groupby("method")["correct"].mean()
+    assert len(acc) == 8 and acc["probe:late@t2"] == 1.0 and acc["probe:late@t3"] == 1.0
+    assert acc[["probe:late@t0", "probe:late@t1", "probe:early@t2", "probe:early@t3"]].max() < 0.85

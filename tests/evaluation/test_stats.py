@@ -39,6 +39,10 @@ def test_weibull_fit_with_free_lapse():
     assert fit.lapse == pytest.approx(0.05, abs=0.02)
 
 
+def test_fit_of_flat_data_is_not_a_success():
+    assert not fit_psychometric([0, 1], [10, 10], [10, 10], chance=0.5).success  # no fall-off: no threshold
+
+
 def test_fit_rejects_bad_input():
     with pytest.raises(ValueError, match=">= 2 difficulty levels"):
         fit_psychometric([0], [5], [10], chance=0.5)

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from preattentive.cli import app
-from preattentive.evaluation import Suite, evaluate, write_results
+from preattentive.evaluation import Suite, evaluate, probe_sweep, write_results
 from preattentive.evaluation.adapters import Adapter
 from preattentive.evaluation.suites import SuiteEntry
 from preattentive.report import FigureItem, Section, TableItem, render_page, write_report
@@ -28,6 +28,15 @@ class Redness(Adapter):
                 for im in images]
 
 
+class Stepped(Adapter):
+    kind, auto_method, methods = "net", "supervised", ("probe",)
+
+    def features(self, images, layer, step, queries):
+        red = np.array([[float((im[..., 0] > 180).any() and (im[..., 1] < 100).any())] for im in images])
+        noise = np.random.default_rng(step).normal(size=(len(images), 2))
+        return np.concatenate([noise, red if step >= 1 else noise[:, :1]], axis=1)
+
+
 @pytest.fixture
 def study(tmp_path, toy_family):
     suite = Suite("toy", (SuiteEntry(toy_family, "all"),), seed=0, size=32, n=10)
@@ -37,6 +46,8 @@ def study(tmp_path, toy_family):
     gen = good.assign(model="talker", method="generative", prediction=-1, correct=False, parse="unparseable",
                       raw=EVIL)
     write_results(gen, tmp_path / "eval" / "talker__generative.parquet")
+    probe_sweep(Stepped(None, name="net"), suite, layers=["a", "b"], steps=[0, 1], out=tmp_path, progress=False,
+                folds=2)
     (tmp_path / "notes.json").write_text(json.dumps([{"section": "physiology", "text": f"left out {EVIL}"},
                                                      {"section": "general", "text": "a & b"}]))
     (tmp_path / "study.json").write_text(json.dumps({"title": f"Toy {EVIL}", "command": "pytest"}))
@@ -53,13 +64,14 @@ def test_report_is_self_contained_and_escaped(study):
     path = write_report(study)
     page = path.read_text()
     imgs = _images(page)
-    assert len(imgs) >= 3  # overview, stimulus examples, psychometric curves
+    assert len(imgs) >= 4  # overview, stimulus examples, psychometric curves, probes
     for png in imgs:  # every embedded image decodes to pixels
         arr = mpimg.imread(io.BytesIO(png), format="png")
         assert arr.ndim == 3 and arr.shape[0] > 50 and arr.shape[1] > 50
     assert EVIL not in page and "&lt;script&gt;" in page and "a &amp; b" in page
     assert "<script" not in page.lower() and 'src="http' not in page  # nothing external, nothing executable
-    for heading in ("At a glance", "Stimuli", "Psychometric curves", "Paired comparisons", "Generated answers"):
+    for heading in ("At a glance", "Stimuli", "Psychometric curves", "Linear probes", "Paired comparisons",
+                    "Generated answers"):
         assert f">{heading}</h2>" in page
     assert re.search(r"<h2>[^<]*[Pp]hysiology[^<]*</h2>", page)  # the physiology slot is always there
     assert "left out &lt;script&gt;" in page  # ... with its notes
@@ -69,7 +81,8 @@ def test_report_is_self_contained_and_escaped(study):
     good = acc[acc["model"] == "good"]
     assert (good["accuracy"] == 1.0).all() and (good["n"] == 10).all()
     cmp = pd.read_csv(study / "tables" / "compare.csv")
-    assert len(cmp) == 3 and (cmp["n"] == 20).all()
+    pairs = cmp[~cmp["method_a"].str.startswith("probe") & ~cmp["method_b"].str.startswith("probe")]
+    assert len(pairs) == 3 and (pairs["n"] == 20).all()
 
 
 def test_stimulus_pngs_from_other_rooms_are_embedded_as_is(study):

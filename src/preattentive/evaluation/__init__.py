@@ -8,7 +8,7 @@ Example
 """
 
 from preattentive.evaluation.adapters import Adapter, ClipAdapter, LlavaAdapter, NetAdapter, UnsupportedMethod
-from preattentive.evaluation.harness import evaluate, results_path
+from preattentive.evaluation.harness import evaluate, method_label, probe_sweep, results_path
 from preattentive.evaluation.methods import METHODS, Method, Outcome, format_question, register_method
 from preattentive.evaluation.parsing import Parsed, parse_answer
 from preattentive.evaluation.results import (COLUMNS, accuracy_table, compare_all, compare_models, psychometric_table,
@@ -21,6 +21,6 @@ from preattentive.evaluation.suites import Block, Suite, SuiteError, list_suites
 __all__ = ["Adapter", "Block", "COLUMNS", "ClipAdapter", "LlavaAdapter", "METHODS", "McNemar", "Method", "ModelSpec",
            "ModelSpecError", "NetAdapter", "Outcome", "Parsed", "PsychometricFit", "Suite", "SuiteError",
            "UnsupportedMethod", "accuracy_table", "compare_all", "compare_models", "evaluate", "fit_psychometric",
-           "format_question", "list_presets", "list_suites", "load_model", "load_suite", "mcnemar", "parse_answer",
-           "parse_spec", "psychometric_table", "read_results", "register_method", "register_preset",
-           "register_run_kind", "register_scheme", "results_path", "wilson_ci", "write_results"]
+           "format_question", "list_presets", "list_suites", "load_model", "load_suite", "mcnemar", "method_label",
+           "parse_answer", "parse_spec", "probe_sweep", "psychometric_table", "read_results", "register_method",
+           "register_preset", "register_run_kind", "register_scheme", "results_path", "wilson_ci", "write_results"]

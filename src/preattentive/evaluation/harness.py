@@ -56,7 +56,8 @@ def method_label(method: str, options: dict[str, Any]) -> str:
     probes of different layers never pool into one accuracy."""
     if method != "probe" or (options.get("layer") is None and options.get("step") is None):
         return method
-    return f"probe:{options.get('layer') or 'last'}" + (f"@t{options['step']}" if options.get("step") is not None else "")
+    step = f"@t{options['step']}" if options.get("step") is not None else ""
+    return f"probe:{options.get('layer') or 'last'}{step}"
 
 
 def _rows(adapter: Adapter, method: Method, options_json: str, block: Block, trials, outcomes) -> list[dict]:
@@ -169,4 +170,26 @@ def evaluate(model: str | Adapter, suite: str | Suite = "core", *, method: str =
     df.attrs["computed"] = computed
     df.attrs["skipped"] = skipped
     df.attrs["path"] = str(path) if path is not None else None
+    return df
+
+
+def probe_sweep(model: str | Adapter, suite: str | Suite = "core", *, layers: list[str | None],
+                steps: list[int | None] = (None,), **kwargs: Any) -> pd.DataFrame:
+    """Linear probes at every (layer, time step): does the information exist in the representation, and when?
+
+    Loads the model once and calls :func:`evaluate` with ``method="probe"`` per (layer, step); rows land in
+    separate cache files and carry ``method = "probe:<layer>@t<step>"``.
+
+    Example
+    -------
+    >>> df = probe_sweep("run:runs/hgru", "core", layers=["conv1", "hgru"], steps=[0, 3, 7],
+    ...                  n=100, out="study")  # doctest: +SKIP
+    """
+    adapter = model if isinstance(model, Adapter) else load_model(model, device=kwargs.pop("device", "cpu"),
+                                                                   dtype=kwargs.pop("dtype", None))
+    parts = [evaluate(adapter, suite, method="probe", layer=layer, step=step, **kwargs)
+             for layer in layers for step in steps]
+    df = pd.concat(parts, ignore_index=True) if parts else empty_results()
+    df.attrs["skipped"] = [s for p in parts for s in p.attrs.get("skipped", [])]
+    df.attrs["computed"] = sum(p.attrs.get("computed", 0) for p in parts)
     return df

@@ -44,7 +44,7 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Method:
-    """A named method: ``run(adapter, trials, **options) -> list[Outcome]``; ``per_trial`` says if it caches per trial."""
+    """A named method: ``run(adapter, trials, **options) -> list[Outcome]``; ``per_trial``: cached per trial."""
 
     name: str
     run: Callable[..., list[Outcome]]

@@ -6,7 +6,8 @@ Schemes
 ``hf-llava:ID_OR_DIR``  the same for LLaVA.
 ``run:DIR``             a run directory this project trained; ``run.json``'s ``"kind"`` (supervised | clip | llava)
                         picks the loader.
-``PRESET``              a registered alias (:data:`PRESETS`), e.g. ``clip-b32`` -> ``hf-clip:openai/clip-vit-base-patch32``.
+``PRESET``              a registered alias (:data:`PRESETS`), e.g. ``clip-b32`` ->
+                        ``hf-clip:openai/clip-vit-base-patch32``.
                         Presets only name *pretrained* public checkpoints (their weights must be on disk; nothing
                         is downloaded offline): an untrained preset net or tiny random CLIP would only measure chance.
 A bare path to a directory holding ``run.json`` is read as ``run:PATH``.
@@ -97,7 +98,8 @@ def parse_spec(text: str) -> ModelSpec:
         return ModelSpec(inner.scheme, inner.target, text)
     if (Path(text).expanduser() / "run.json").is_file():
         return ModelSpec("run", text, text)
-    raise ModelSpecError(f"unknown model spec {text!r}: expected {', '.join(s + (':DIR' if s == 'run' else ':ID_OR_DIR') for s in _SCHEMES)}, "
+    forms = ", ".join(s + (":DIR" if s == "run" else ":ID_OR_DIR") for s in _SCHEMES)
+    raise ModelSpecError(f"unknown model spec {text!r}: expected {forms}, "
                          f"a run directory, or a preset ({', '.join(PRESETS.list())})")
 
 

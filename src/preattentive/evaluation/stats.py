@@ -110,20 +110,29 @@ def fit_psychometric(x, k, n, chance: float, *, kind: str = "logistic", lapse: f
         p = np.clip(_curve(kind, x, a, b, lam, chance), 1e-9, 1 - 1e-9)
         return -float(np.sum(k * np.log(p) + (n - k) * np.log(1 - p)))
 
+    # Bounded simplex search from a small grid of starts; the bounds keep degenerate data (all correct, or two
+    # levels) from sending the location/spread to infinity, where an unbounded search wanders for thousands of
+    # steps. (Not L-BFGS-B: its Fortran core stalls on BLAS threads on a loaded machine.)
+    lo_x, hi_x = float(x.min()) - span, float(x.max()) + span
+    if kind == "logistic":
+        bounds = [(lo_x, hi_x), (math.log(span / 100), math.log(span * 10))]
+    else:
+        bounds = [(math.log(max(1e-3, 0.01 * span)), math.log(hi_x + span)), (math.log(0.2), math.log(20.0))]
+    bounds += [(-8.0, 8.0)] if fit_lapse else []
     best = None
-    centres = np.linspace(x.min(), x.max(), 5)
-    for c in centres:
-        for s in (0.1, 0.3, 1.0):
+    for c in np.linspace(x.min(), x.max(), 4):
+        for s in (0.2, 1.0):
             a0 = c if kind == "logistic" else math.log(max(c, 0.05 * span, 1e-3))
             b0 = math.log(s * span) if kind == "logistic" else math.log(1.0 + 3 * s)
-            theta0 = [a0, b0] + ([-2.0] if fit_lapse else [])
-            r = optimize.minimize(nll, theta0, method="Nelder-Mead",
-                                  options={"xatol": 1e-6, "fatol": 1e-8, "maxiter": 4000})
+            theta0 = np.clip([a0, b0] + ([-2.0] if fit_lapse else []), [b[0] for b in bounds], [b[1] for b in bounds])
+            r = optimize.minimize(nll, theta0, method="Nelder-Mead", bounds=bounds,
+                                  options={"xatol": 1e-5, "fatol": 1e-7, "maxiter": 1500})
             if best is None or r.fun < best.fun:
                 best = r
     a, b, lam = unpack(best.x)
     thr = a if kind == "logistic" else a * math.log(2) ** (1 / b)
-    ok = bool(best.success) and math.isfinite(thr)
+    at_bound = any(abs(v - lo) < 1e-6 or abs(v - hi) < 1e-6 for v, (lo, hi) in zip(best.x[:2], bounds[:2]))
+    ok = bool(best.success) and math.isfinite(thr) and not at_bound  # a location/spread on its bound is no fit
     return PsychometricFit(kind, float(a), float(b), float(lam), float(chance), float(thr), -float(best.fun), ok,
                            int(len(x)))
 

@@ -21,7 +21,8 @@ import pandas as pd
 
 from preattentive.report.html import FigureItem, Section, TableItem, figure_png, render_page
 
-SECTIONS = ("overview", "stimuli", "evaluation", "comparisons", "answers", "training", "physiology", "general")
+SECTIONS = ("overview", "stimuli", "evaluation", "probes", "comparisons", "answers", "training", "physiology",
+            "general")
 
 
 METHODS_TEXT = (
@@ -187,6 +188,18 @@ def _eval_sections(study: Path, ev: pd.DataFrame, notes: dict[str, list[str]]) -
                                                     "95% CI", "chance", "unparsed"]],
                                    "Every level: n trials, k correct, Wilson 95 % CI, unparsed answers.", max_rows=0))
     out.append(ev_sec)
+
+    if ev["method"].str.startswith("probe").any():
+        from preattentive.report.figures import probe_figure
+
+        pr = Section("Linear probes", "Is the answer decodable from a layer's frozen features even where the "
+                     "model's own answer fails, and from which time step on?", notes=notes.get("probes", []))
+        pa = acc[acc["method"].str.startswith("probe")]
+        pr.figures.append(FigureItem("probes", probe_figure(pa),
+                                     "Cross-validated logistic-regression accuracy on frozen features, pooled over "
+                                     f"difficulty levels (Wilson 95 % CIs; {int(pa['n'].sum())} probe trials). "
+                                     "Dashed: chance."))
+        out.append(pr)
 
     cmp = compare_all(ev)
     cm = Section("Paired comparisons", "On the very same trials, is one model reliably better than another?",

@@ -42,7 +42,8 @@ def psychometric_figure(acc: pd.DataFrame, fits: pd.DataFrame | None = None, *, 
 
     Shaded bands are Wilson 95 % CIs, the dashed grey line is chance, thin curves are psychometric fits with the
     threshold marked (a tick on the x axis) where the fit succeeded. ``acc`` is
-    :func:`~preattentive.evaluation.accuracy_table` output; ``fits`` :func:`~preattentive.evaluation.psychometric_table`;
+    :func:`~preattentive.evaluation.accuracy_table` output; ``fits``
+    :func:`~preattentive.evaluation.psychometric_table`;
     ``ladders`` optional tick labels per family (e.g. the rung's parameter values).
     """
     if acc.empty:
@@ -140,7 +141,7 @@ def overview_figure(acc: pd.DataFrame) -> Any:
 
 def stimulus_figure(examples: pd.DataFrame, *, max_cols: int = 6) -> Any:
     """Example stimuli: one row per family, one column per example (``image`` uint8 (H, W, 3)), titled with the
-    level and the correct answer. ``examples`` columns: family, level, image, answer (+ question, shown once per row)."""
+    level and the correct answer. ``examples`` columns: family, level, image, answer (+ question, once per row)."""
     if examples.empty:
         raise ValueError("no example stimuli: expected rows with family, level, image, answer")
     fams = list(dict.fromkeys(examples["family"]))
@@ -164,5 +165,63 @@ def stimulus_figure(examples: pd.DataFrame, *, max_cols: int = 6) -> Any:
         q = str(d["question"].iloc[0]) if "question" in d.columns else ""
         q = "\n".join(textwrap.wrap(q, 26)[:4])
         axes[i, 0].set_ylabel(f"{fam}\n{q}" if q else fam, fontsize=7.5, rotation=0, ha="right", va="center")
+    fig.tight_layout()
+    return fig
+
+
+def parse_probe_method(method: str) -> tuple[str | None, int | None]:
+    """``"probe:layers.3@t2"`` -> ``("layers.3", 2)``; ``"probe"`` -> ``(None, None)``."""
+    rest = method.split(":", 1)[1] if ":" in method else ""
+    layer, _, step = rest.partition("@t")
+    return (layer or None), (int(step) if step.isdigit() else None)
+
+
+def probe_figure(acc: pd.DataFrame, *, ncols: int = 3) -> Any:
+    """Linear-probe accuracy (pooled over levels, Wilson 95 % CI) per layer and time step; one panel per model x
+    task. With time steps: x = step, one line per layer; without: x = layer. ``acc`` is ``accuracy_table`` output
+    restricted to probe methods (``probe:<layer>[@t<step>]``)."""
+    from preattentive.evaluation.stats import wilson_ci
+
+    d = acc[acc["method"].str.startswith("probe")]
+    if d.empty:
+        raise ValueError("no probe rows: expected methods named probe[:<layer>[@t<step>]]")
+    key = "task" if "task" in d.columns else "family"
+    g = d.groupby(["model", key, "method"], sort=True).agg(n=("n", "sum"), k=("k", "sum"),
+                                                          chance=("chance", "mean")).reset_index()
+    parsed = [parse_probe_method(m) for m in g["method"]]
+    g["layer"] = [p[0] or "last" for p in parsed]
+    g["step"] = [p[1] for p in parsed]
+    g["accuracy"] = g["k"] / g["n"]
+    g["lo"], g["hi"] = wilson_ci(g["k"].to_numpy(), g["n"].to_numpy())
+    panels = list(g.groupby(["model", key], sort=True))
+    ncols = min(ncols, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig = _fig(3.6 * ncols, 2.8 * nrows + 0.3)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False).ravel())
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    for ax, ((model, task), t) in zip(axes, panels):
+        layers = list(dict.fromkeys(t["layer"]))
+        colors = model_colors(layers)
+        if t["step"].notna().any():
+            for layer in layers:
+                s = t[t["layer"] == layer].dropna(subset=["step"]).sort_values("step")
+                ax.fill_between(s["step"], s["lo"], s["hi"], color=colors[layer], alpha=0.15, lw=0)
+                ax.plot(s["step"], s["accuracy"], "o-", color=colors[layer], ms=3.5, label=layer)
+            ax.set_xlabel("time step", fontsize=8)
+            ax.legend(fontsize=6.5, frameon=False)
+        else:
+            x = np.arange(len(layers))
+            s = t.set_index("layer").loc[layers]
+            ax.errorbar(x, s["accuracy"], yerr=[s["accuracy"] - s["lo"], s["hi"] - s["accuracy"]], fmt="o-",
+                        color=PALETTE[0], ms=4, capsize=2)
+            ax.set_xticks(x, layers, rotation=30, ha="right", fontsize=7)
+            ax.set_xlabel("layer", fontsize=8)
+        ax.axhline(float(t["chance"].mean()), color="0.45", ls="--", lw=1)
+        ax.set_ylim(0, 1.04)
+        ax.set_title(f"{model}\n{task}", fontsize=8.5)
+        ax.set_ylabel("probe accuracy", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.25, lw=0.5)
     fig.tight_layout()
     return fig
