@@ -112,7 +112,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=16)
     args = ap.parse_args()
     dev = "cuda" if torch.cuda.is_available() else "cpu"
-    emit({"part": "device", "device": torch.cuda.get_device_name() if dev == "cuda" else "cpu", "torch": torch.__version__})
+    name = torch.cuda.get_device_name() if dev == "cuda" else "cpu"
+    emit({"part": "device", "device": name, "torch": torch.__version__})
     if not args.skip_cuda_checks:
         cuda_checks(dev)
     learnability(args, dev)
