@@ -173,10 +173,13 @@ def _eval_sections(study: Path, ev: pd.DataFrame, notes: dict[str, list[str]]) -
                      "Where does each model fall off as the task needs more than one feedforward sweep?",
                      notes=notes.get("evaluation", []))
     ns = acc["n"]
+    curves = acc[~acc["method"].str.contains("@t", regex=False)]  # time-step sweeps get their own figure
+    curves = curves if len(curves) else acc
     ev_sec.figures.append(FigureItem(
-        "psychometric", psychometric_figure(acc, fits),
+        "psychometric", psychometric_figure(curves, fits),
         f"Accuracy against difficulty level per family; one line per model · method. Bands: Wilson 95 % CIs "
         f"(n = {int(ns.min()) if ns.min() == ns.max() else f'{int(ns.min())}–{int(ns.max())}'} trials per point). "
+        + ("Probes at several time steps are in 'Linear probes'. " if len(curves) < len(acc) else "") +
         f"Dashed grey: chance. Dotted: logistic fit; "
         f"triangle: threshold (halfway between best accuracy and chance)."))
     ev_sec.tables.append(TableItem("results", results_matrix(acc, fits),

@@ -208,6 +208,7 @@ def probe_figure(acc: pd.DataFrame, *, ncols: int = 3) -> Any:
                 s = t[t["layer"] == layer].dropna(subset=["step"]).sort_values("step")
                 ax.fill_between(s["step"], s["lo"], s["hi"], color=colors[layer], alpha=0.15, lw=0)
                 ax.plot(s["step"], s["accuracy"], "o-", color=colors[layer], ms=3.5, label=layer)
+            ax.set_xticks(sorted(int(v) for v in t["step"].dropna().unique()))
             ax.set_xlabel("time step", fontsize=8)
             ax.legend(fontsize=6.5, frameon=False)
         else:
