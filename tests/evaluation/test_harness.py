@@ -88,6 +88,8 @@ def test_supervised_run_dir(tmp_path, toy_family):
     suite = Suite("toy", (SuiteEntry(toy_family, "all"),), seed=1, size=32, n=4)
     df = evaluate(f"run:{run}", suite, progress=False)
     assert len(df) == 8 and (df["method"] == "supervised").all() and df["prediction"].between(0, 1).all()
+    longer = evaluate(f"run:{run}", suite, steps=3, progress=False)  # test-time steps (a feedforward net ignores)
+    assert (longer["method"] == "supervised@t3").all() and (longer["prediction"] == df["prediction"]).all()
     probe = evaluate(f"run:{run}", suite, method="probe", n=8, progress=False, folds=2)
     assert len(probe) == 16 and set(probe["prediction"]) <= {0, 1}
     with pytest.raises(ValueError, match="does not support method 'generative'"):

@@ -22,6 +22,8 @@ def eval_command(
     batch_size: int = typer.Option(16, help="Images per forward pass."),
     layer: Optional[str] = typer.Option(None, help="Probe: layer name (default: the last)."),
     step: Optional[int] = typer.Option(None, help="Probe: recurrent time step (default: the last)."),
+    steps: Optional[int] = typer.Option(None, help="Supervised: recurrent iterations at test time (default: the "
+                                        "net's own)."),
     template: Optional[str] = typer.Option(None, help="Generative: prompt template with {question}, {choices}, "
                                            "{letters}."),
     max_new_tokens: Optional[int] = typer.Option(None, help="Generative: tokens to generate."),
@@ -38,7 +40,8 @@ def eval_command(
         raise fail(f"--n {n}: expected >= 1")
     if batch_size < 1:
         raise fail(f"--batch-size {batch_size}: expected >= 1")
-    opts = {k: v for k, v in dict(layer=layer, step=step, template=template, max_new_tokens=max_new_tokens).items()
+    opts = {k: v for k, v in dict(layer=layer, step=step, steps=steps, template=template,
+                                                    max_new_tokens=max_new_tokens).items()
             if v is not None}
     for spec in model:
         try:

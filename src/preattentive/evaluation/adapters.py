@@ -9,7 +9,8 @@ capability         signature (images are a list of uint8 ``(H, W, 3)`` RGB array
 =================  ======================================================================================
 ``zero_shot``      ``(images, prompts: list[list[str]]) -> list[np.ndarray]`` — a probability per prompt
 ``generate``       ``(images, questions: list[str], max_new_tokens) -> list[str]`` — greedy, batched
-``classify``       ``(images, queries: np.ndarray | None) -> np.ndarray (B, C)`` — trained readout logits
+``classify``       ``(images, queries, steps=None) -> np.ndarray (B, C)`` — trained readout logits (``steps``:
+                   recurrent iterations at test time, e.g. more than in training; Bansal et al. 2022)
 ``features``       ``(images, layer, step, queries) -> np.ndarray (B, D)`` — frozen features for probes
 =================  ======================================================================================
 
@@ -55,7 +56,8 @@ class Adapter:
                  ) -> list[str]:
         raise self._unsupported("generative")
 
-    def classify(self, images: Sequence[np.ndarray], queries: np.ndarray | None) -> np.ndarray:
+    def classify(self, images: Sequence[np.ndarray], queries: np.ndarray | None, steps: int | None = None
+                 ) -> np.ndarray:
         raise self._unsupported("supervised")
 
     def features(self, images: Sequence[np.ndarray], layer: str | None, step: int | None,
@@ -165,8 +167,8 @@ class NetAdapter(Adapter):
         with torch.inference_mode():
             return self.model(x, steps=steps if steps is not None else self.steps, query=q)
 
-    def classify(self, images, queries):
-        return self._forward(images, queries).logits.float().cpu().numpy()
+    def classify(self, images, queries, steps=None):
+        return self._forward(images, queries, steps).logits.float().cpu().numpy()
 
     def features(self, images, layer, step, queries):
         out = self._forward(images, queries)

@@ -52,8 +52,10 @@ def model_slug(model: str) -> str:
 
 
 def method_label(method: str, options: dict[str, Any]) -> str:
-    """The ``method`` column: the method's name, plus the layer/step for probes (``probe:layers.3@t2``), so that
-    probes of different layers never pool into one accuracy."""
+    """The ``method`` column: the method's name, plus the layer/step for probes (``probe:layers.3@t2``) and the
+    test-time steps of a recurrent readout (``supervised@t20``), so that variants never pool into one accuracy."""
+    if method == "supervised" and options.get("steps") is not None:
+        return f"supervised@t{options['steps']}"  # a recurrent net iterated a chosen number of steps
     if method != "probe" or (options.get("layer") is None and options.get("step") is None):
         return method
     step = f"@t{options['step']}" if options.get("step") is not None else ""

@@ -97,8 +97,8 @@ def _generative(adapter: Adapter, trials: Sequence[Any], *, template: str = DEFA
     return out
 
 
-def _supervised(adapter: Adapter, trials: Sequence[Any]) -> list[Outcome]:
-    logits = adapter.classify([t.image for t in trials], _queries(trials))  # (B, C)
+def _supervised(adapter: Adapter, trials: Sequence[Any], *, steps: int | None = None) -> list[Outcome]:
+    logits = adapter.classify([t.image for t in trials], _queries(trials), steps=steps)  # (B, C)
     n = {len(t.choices) for t in trials}
     if len(n) != 1 or logits.shape[1] != n.pop():
         raise ValueError(f"model {adapter.name!r} has {logits.shape[1]} outputs but the trials have "
@@ -144,7 +144,8 @@ METHODS: dict[str, Method] = {
                         "image vs the trial's prompts (one per choice), argmax of the probabilities"),
     "generative": Method("generative", _generative, True, {"template": DEFAULT_TEMPLATE, "max_new_tokens": 16},
                          "question + choices, greedy decoding, answer parsed to a choice"),
-    "supervised": Method("supervised", _supervised, True, {}, "a trained net's readout, argmax of the logits"),
+    "supervised": Method("supervised", _supervised, True, {"steps": None},
+                         "a trained net's readout, argmax of the logits (steps: recurrent iterations at test time)"),
     "probe": Method("probe", _probe, False, {"layer": None, "step": None, "folds": 5, "C": 1.0, "seed": 0},
                     "logistic regression on frozen features, cross-validated per family x level"),
 }
