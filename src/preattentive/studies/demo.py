@@ -44,7 +44,7 @@ class DemoConfig:
     recurrent_net: str = "blt-30k"  # models registry id (~29 k parameters; BLT, Spoerer et al. 2017)
     net_tasks: tuple[str, ...] = ("curve-tracing", "figure-ground")  # stimulus family ids
     net_train_n: int = 4000  # trials in each task's training set (generated once, shared by both nets)
-    net_steps: int = 500  # optimiser steps per net, equal for both (a wall-clock cap may stop one earlier)
+    net_steps: int = 400  # optimiser steps per net, equal for both (a wall-clock cap may stop one earlier)
     net_minutes: float = 2.0  # wall-clock cap per net, minutes
     net_batch_size: int = 32  # images per step
     net_lr: float = 2e-3  # peak AdamW learning rate
