@@ -65,7 +65,8 @@ def test_config_yaml_mirrors_the_defaults_and_rejects_unknown_keys(tmp_path):
 
 
 def test_accuracy_vs_tokens_figure_has_one_line_per_conditioning():
-    t = pd.DataFrame({"task": ["counting"] * 4, "tokens": [16, 4, 16, 4], "conditioning": ["late", "late", "film", "film"],
+    t = pd.DataFrame({"task": ["counting"] * 4, "tokens": [16, 4, 16, 4],
+                      "conditioning": ["late", "late", "film", "film"],
                       "accuracy": [0.6, 0.4, 0.7, 0.6], "ci_lo": [0.5, 0.3, 0.6, 0.5], "ci_hi": [0.7, 0.5, 0.8, 0.7],
                       "chance": [1 / 6] * 4})
     fig = accuracy_vs_tokens_figure(t)

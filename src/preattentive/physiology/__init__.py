@@ -18,5 +18,6 @@ from preattentive.physiology.units import figure_ground_regions, in_window, rf_c
 
 __all__ = ["FG_COLUMNS", "SUMMARY_COLUMNS", "UNIT_COLUMNS", "Recording", "as_map", "border_ownership_summary",
            "border_ownership_units", "figure_ground_modulation", "figure_ground_regions", "in_window",
-           "masks_from_trials", "pairs_from_meta", "pairs_from_trials", "read_tables", "record_clip", "record_modules", "record_net",
+           "masks_from_trials", "pairs_from_meta", "pairs_from_trials", "read_tables", "record_clip",
+           "record_modules", "record_net",
            "rf_centres", "rf_pixels", "tokens_to_map", "unit_labels", "write_tables"]

@@ -76,7 +76,8 @@ class BottleneckConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
-            raise ParamError(f"unknown bottleneck config key {unknown[0]!r}; expected one of: {', '.join(sorted(names))}")
+            raise ParamError(f"unknown bottleneck config key {unknown[0]!r}; "
+                             f"expected one of: {', '.join(sorted(names))}")
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:

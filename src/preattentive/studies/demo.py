@@ -120,8 +120,8 @@ class DemoConfig:
 # What ``--quick`` changes (mirrored in the YAML's ``quick:`` section, which wins over these): every stage still
 # runs, on micro models and a few trials, in about a minute.
 QUICK: dict[str, Any] = {
-    "preview_cols": 3, "net_tasks": ("figure-ground",), "net_train_n": 160, "net_steps": 10, "net_minutes": 0.1, "net_batch_size": 16,
-    "net_val_n": 16, "clip_preset": "clip-micro", "clip_steps": 15, "clip_minutes": 0.1, "clip_batch_size": 16,
+    "preview_cols": 3, "net_tasks": ("figure-ground",), "net_train_n": 160, "net_steps": 10, "net_minutes": 0.1,
+    "net_batch_size": 16, "net_val_n": 16, "clip_preset": "clip-micro", "clip_steps": 15, "clip_minutes": 0.1, "clip_batch_size": 16,
     "clip_eval_n": 16, "llava_preset": "llava-micro", "llava_batch_size": 8, "llava_stage1_steps": 5,
     "llava_stage1_minutes": 0.05, "llava_stage2_steps": 10, "llava_stage2_minutes": 0.1, "llava_check_n": 8,
     "eval_n": 8, "llava_eval_n": 4, "probe_n": 16, "probe_families": ("figure-ground",),
