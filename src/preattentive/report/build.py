@@ -162,7 +162,7 @@ def _eval_sections(study: Path, ev: pd.DataFrame, notes: dict[str, list[str]]) -
     ladders = _ladder_table(fams)
     if len(ladders):
         st.tables.append(TableItem("ladders", ladders, "The difficulty ladders: the generator parameters each level "
-                                   "sets (level 0 = easiest).", max_rows=80))
+                                   "sets (level 0 = easiest).", max_rows=0 if shown else 80))  # grids show them
     if not st.figures and not st.notes:
         st.notes.append("No stimulus examples: neither stimuli/*.png nor evaluation rows were found.")
     out.append(st)
@@ -267,7 +267,9 @@ def build_sections(study: str | os.PathLike) -> tuple[dict[str, Any], list[Secti
     header = _read_json(study / "study.json", {})
     header = header if isinstance(header, dict) else {}
     notes = read_notes(study)
-    ev = read_results(study / "eval") if (study / "eval").is_dir() else read_results(study / "missing")
+    from preattentive.evaluation.results import with_task
+
+    ev = with_task(read_results(study / "eval") if (study / "eval").is_dir() else read_results(study / "missing"))
     secs = _eval_sections(study, ev, notes)
     if notes.get("training"):
         secs.append(Section("Training", "", notes=notes["training"]))

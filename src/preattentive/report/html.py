@@ -122,7 +122,8 @@ figure{margin:14px 0 22px} img{max-width:100%;height:auto;border:1px solid #ecee
 figcaption{font-size:13.5px;color:#4a5260;margin:6px 2px;line-height:1.45}
 .note{background:#fff7e0;border-left:4px solid #e0a800;padding:8px 12px;margin:10px 0;font-size:14px}
 table{border-collapse:collapse;font-size:13px;margin-top:6px} th,td{padding:4px 10px;border-bottom:1px solid #e6e8ec}
-th{background:#f3f5f8;text-align:left;position:sticky;top:0} td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f3f5f8;text-align:left;position:sticky;top:0} td{white-space:nowrap}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
 .scroll{max-height:560px;overflow:auto} .more{font-size:12px;color:#6b7280} code{background:#f3f5f8;padding:1px 4px}
 footer{margin-top:40px;font-size:12px;color:#6b7280}
 .gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:10px 18px;align-items:start}
