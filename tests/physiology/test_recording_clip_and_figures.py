@@ -7,7 +7,8 @@ import torch
 from matplotlib.figure import Figure
 
 from preattentive.physiology import (FG_COLUMNS, Recording, border_ownership_summary, border_ownership_units,
-                                     figure_ground_modulation, read_tables, record_clip, write_tables)
+                                     figure_ground_modulation, read_tables, record_clip, record_modules,
+                                     write_tables)
 from preattentive.report.physiology import bo_fraction_figure, bo_histogram_figure, fg_timecourse_figure
 
 
@@ -18,10 +19,17 @@ def test_record_clip_gives_patch_grids_in_stimulus_pixels():
     ims = np.random.default_rng(0).integers(0, 255, (5, 24, 24, 3), dtype=np.uint8)
     rec = record_clip(clip, ims, layers=["layers.0", "layers.1"], batch_size=2, model="clip")
     assert rec.layers == ["layers.0", "layers.1"] and rec.steps("layers.1") == [1]
-    assert rec[("layers.1", 1)].shape == (5, 32, 4, 4)  # clip-micro: width 32, 32 px / 8 px patches
+    vc = clip.model.config.vision_config
+    g = vc.image_size // vc.patch_size
+    assert rec[("layers.1", 1)].shape == (5, vc.hidden_size, g, g)  # patch tokens on their grid
     assert rec.image_size == (24, 24)
     direct = clip.features(list(ims[:1]), layers=["layers.1"]).maps["layers.1"].numpy()
     np.testing.assert_allclose(rec[("layers.1", 1)][:1], direct, rtol=1e-5, atol=1e-5)
+    # the same units through forward hooks on the HF encoder layers (CLS token dropped by the reshape)
+    vm = clip.model.vision_model
+    hooked = record_modules(vm, ims, {"layers.1": vm.encoder.layers[1]}, image_size=(24, 24), batch_size=2,
+                            forward=lambda batch: vm(pixel_values=clip.pixel_values(list(batch))))
+    np.testing.assert_allclose(hooked[("layers.1", 1)], rec[("layers.1", 1)], rtol=1e-4, atol=1e-5)
 
 
 def _toy_tables():
