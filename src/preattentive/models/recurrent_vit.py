@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from .base import NetConfig, NetOutput, VisionNet, _stack, register_arch, register_net, tokens_to_map
 from .conditioning import QueryConditioner
-from .feedforward import Block, PatchEmbed
+from .feedforward import POS_STD_V2, Block, PatchEmbed
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class RViTConfig(NetConfig):
     tied_depth: int = 1  # distinct blocks in the group applied at every step (1 = one block, Universal-Transformer)
     steps: int = 4  # steps when forward(steps=None)
     reinject: bool = True  # add the patch embeddings to the tokens at every step (recall)
+    pos_std: float = 0.02  # std of the learned position embeddings at init (v1: 0.02 as in ViT; v2: 0.3, see presets)
 
 
 @register_arch
@@ -42,7 +43,7 @@ class RecurrentViT(VisionNet):
 
     def __init__(self, config: RViTConfig) -> None:
         super().__init__(config)
-        self.embed = PatchEmbed(config.image_size, config.patch, config.dim)
+        self.embed = PatchEmbed(config.image_size, config.patch, config.dim, config.pos_std)
         self.blocks = nn.ModuleList(Block(config.dim, config.heads, config.mlp_ratio) for _ in range(config.tied_depth))
         self.norm = nn.LayerNorm(config.dim)
         self.cond = QueryConditioner(config, {"embed": config.dim}, feature_dim=config.dim)
@@ -71,3 +72,6 @@ class RecurrentViT(VisionNet):
 # position grid grows).
 register_net("rvit-30k-v1", RecurrentViT, RViTConfig(dim=56, heads=4), "recurrent ViT, one tied block, ~30k")
 register_net("rvit-100k-v1", RecurrentViT, RViTConfig(dim=104, heads=4), "recurrent ViT, one tied block, ~100k")
+# v2: position embeddings initialised at std 0.3 (feedforward.POS_STD_V2); same architecture and parameter counts
+register_net("rvit-30k-v2", RecurrentViT, RViTConfig(dim=56, heads=4, pos_std=POS_STD_V2), "rvit-30k, pos 0.3")
+register_net("rvit-100k-v2", RecurrentViT, RViTConfig(dim=104, heads=4, pos_std=POS_STD_V2), "rvit-100k, pos 0.3")

@@ -28,7 +28,7 @@ from preattentive.stimuli.base import ParamError
 
 from .base import NetConfig, NetOutput, VisionNet, _stack, register_arch, register_net, tokens_to_map
 from .conditioning import QueryConditioner
-from .feedforward import PatchEmbed
+from .feedforward import POS_STD_V2, PatchEmbed
 
 
 def mlstm_parallel(q: Tensor, k: Tensor, v: Tensor, i_pre: Tensor, f_pre: Tensor) -> Tensor:
@@ -133,6 +133,7 @@ class VLSTMConfig(NetConfig):
     heads: int = 4  # mLSTM heads (expand * dim must divide)
     expand: int = 2  # inner width = expand * dim (xLSTM's up-projection factor)
     conv_kernel: int = 4  # causal depthwise conv length (tokens) before q and k
+    pos_std: float = 0.02  # std of the learned position embeddings at init (v1: 0.02 as in ViT; v2: 0.3, see presets)
 
 
 @register_arch
@@ -148,7 +149,7 @@ class VisionLSTM(VisionNet):
     def __init__(self, config: VLSTMConfig) -> None:
         super().__init__(config)
         c = config
-        self.embed = PatchEmbed(c.image_size, c.patch, c.dim)
+        self.embed = PatchEmbed(c.image_size, c.patch, c.dim, c.pos_std)
         self.blocks = nn.ModuleList(
             MLSTMBlock(c.dim, c.heads, c.expand, c.conv_kernel, reverse=bool(i % 2)) for i in range(c.depth)
         )
@@ -172,3 +173,6 @@ class VisionLSTM(VisionNet):
 # Measured params (2 classes, 32 px): vlstm-30k 30,580, vlstm-100k 96,900 (64 px: 34,036 and 103,428).
 register_net("vlstm-30k-v1", VisionLSTM, VLSTMConfig(dim=18, depth=4), "Vision-LSTM (mLSTM, parallel form), ~30k")
 register_net("vlstm-100k-v1", VisionLSTM, VLSTMConfig(dim=34, depth=4), "Vision-LSTM (mLSTM, parallel form), ~100k")
+# v2: position embeddings initialised at std 0.3 (feedforward.POS_STD_V2): a much shorter plateau at chance
+register_net("vlstm-30k-v2", VisionLSTM, VLSTMConfig(dim=18, depth=4, pos_std=POS_STD_V2), "vlstm-30k, pos 0.3")
+register_net("vlstm-100k-v2", VisionLSTM, VLSTMConfig(dim=34, depth=4, pos_std=POS_STD_V2), "vlstm-100k, pos 0.3")
