@@ -2,12 +2,11 @@
 
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from preattentive.evaluation import (COLUMNS, accuracy_table, compare_all, compare_models, evaluate,
-                                     psychometric_table, read_results)
+                                     psychometric_table)
 from preattentive.evaluation.suites import Suite, SuiteEntry
 
 from .conftest import RedDetector, has_red
