@@ -33,7 +33,7 @@ def _conditioned(net) -> bool:
 
 def test_registry_has_every_family():
     names = {i.split("-")[0] for i in NETS}
-    assert {"cnn", "vit", "hgru"} <= names
+    assert {"cnn", "vit", "hgru", "blt", "recall", "rvit", "vlstm"} <= names
     assert len(NETS) == len(set(NETS))
 
 
