@@ -39,6 +39,7 @@ class DemoConfig:
     net_size: int = 32  # px, stimulus side for the nets' training, testing and physiology (Pathfinder-32)
     preview_cols: int = 6  # trials per difficulty rung in each family's preview grid
     workers: int = 2  # processes generating stimulus sets
+    threads: int | None = 1  # torch intra-op threads during the study (None: torch's default; see run_demo)
     # nets: a parameter-matched feedforward / recurrent pair on the tasks that need more than one sweep
     feedforward_net: str = "cnn-30k"  # models registry id (~31 k parameters)
     recurrent_net: str = "blt-30k"  # models registry id (~29 k parameters; BLT, Spoerer et al. 2017)
@@ -175,11 +176,26 @@ def run_demo(config: DemoConfig, out: str | os.PathLike, *, log: Callable[[str],
     -------
     >>> run_demo(DemoConfig.preset(quick=True), "/tmp/demo")  # doctest: +SKIP
     """
-    from preattentive.studies import stages
+    import torch
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _write_json(out / "config.json", config.to_dict())
+    # One intra-op thread by default: on 2 cores the second is busy generating stimuli, and torch's spinning
+    # threads collapse on a busy machine (20 steps of cnn-30k on the shared 2-core dev box: 9 s wall with 1
+    # thread, 85 s with 2). Restored afterwards.
+    threads_before = torch.get_num_threads()
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    try:
+        return _run(config, out, log, command)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _run(config: DemoConfig, out: Path, log: Callable[[str], None], command: str) -> DemoResult:
+    from preattentive.studies import stages
+
     _write_json(out / "study.json", {
         "title": "preattentive demo study",
         "description": (f"Stimulus suite; {config.feedforward_net} vs {config.recurrent_net} (parameter-matched "
