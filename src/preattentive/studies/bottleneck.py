@@ -51,6 +51,7 @@ class BottleneckConfig:
     lr: float = 1e-3  # peak AdamW learning rate
     num_workers: int = 0  # DataLoader workers generating trials
     eval_n: int = 256  # held-out test trials per task
+    threads: int | None = 1  # torch intra-op threads during the study (None: torch's default), as in the demo
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "budgets", tuple(int(b) for b in self.budgets))
@@ -105,6 +106,18 @@ def run_bottleneck(cfg: BottleneckConfig, out: str | os.PathLike, *,
 
     Finished runs under ``out/runs`` are reused, so an interrupted study resumes where it stopped.
     """
+    import torch
+
+    before = torch.get_num_threads()
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _run(cfg, Path(out), log)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run(cfg: BottleneckConfig, out: Path, log: Callable[[str], None]) -> BottleneckResult:
     import pandas as pd
 
     from preattentive.datasets.preview import save_png
