@@ -230,7 +230,9 @@ def _run(config: DemoConfig, out: Path, log: Callable[[str], None], command: str
 
 def format_summary(summary: dict[str, Any]) -> list[str]:
     """The headline numbers of ``summary.json`` as short terminal lines."""
-    lines = []
+    lines = [f"trained {n['model']} ({n['n_params']} parameters): {n['steps']} steps in {n['wall_s']} s, validation "
+             f"accuracy {n['val_acc']:.3f} (n={n['val_n']})" for n in summary.get("nets", [])
+             if n.get("val_acc") is not None]
     for g in summary.get("feedforward_vs_recurrent", []):
         lines.append(f"{g['task']}: {g['feedforward']} {g['acc_feedforward']:.3f} vs {g['recurrent']} "
                      f"{g['acc_recurrent']:.3f} (recurrent - feedforward = {g['gap']:+.3f}, n={g['n']}, "

@@ -107,6 +107,11 @@ def stage_nets(ctx: Context) -> None:
                 ctx.log(f"  trained {name}: {result.steps} steps, validation accuracy "
                         f"{result.val.get('acc', float('nan')):.3f}")
             ctx.runs[name] = run
+            record = json.loads((run / "run.json").read_text())
+            ctx.summary.setdefault("nets", []).append({
+                "model": name, "n_params": record.get("n_params"), "steps": record.get("steps"),
+                "wall_s": round(float(record.get("elapsed", {}).get("wall", float("nan"))), 1),
+                "val_acc": record.get("val", {}).get("acc"), "val_n": record.get("val", {}).get("n")})
 
 
 def stage_clip(ctx: Context) -> None:
