@@ -40,7 +40,7 @@ def clip_steps_per_s(threads: int, steps: int) -> float:
     data = SceneCaptions(seed=0)
     clip = build_clip("clip-tiny", texts=data.texts())
     opt = torch.optim.AdamW(clip.model.parameters(), lr=1e-4)
-    batches = [data.batch(s, 16, hard_negatives=True) for s in range(steps + 1)]  # 16 scenes + 48 twins
+    batches = [data.batch(s, 32, hard_negatives=True) for s in range(steps + 1)]  # 32 scenes + 32 swap twins
 
     def step(images, captions) -> None:
         loss = clip_step_loss(clip.model, clip.pixel_values(images), clip.tokens(captions), captions)

@@ -31,7 +31,7 @@ def test_clip_loss_is_infonce_and_handles_duplicate_captions():
 
 def test_hard_negative_batches_bring_each_scene_its_relation_twins():
     data = SceneCaptions(SMALL, seed=0)
-    images, captions = data.batch(0, 4, hard_negatives=True)
+    images, captions = data.batch(0, 4, hard_negatives=True, twins=("swap", "transpose", "swap+transpose"))
     assert len(images) == len(captions) == 16
     other = {"left of": "above", "above": "left of"}
     for k, a in enumerate(captions[:4]):

@@ -26,7 +26,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from preattentive.training.vlm_data import HARD_NEGATIVES
 from preattentive.training.vlm_runs import CLOCKS, BudgetSchedule, RunWriter, configure_threads
 
 
@@ -35,7 +34,8 @@ class ClipTrainConfig:
     """Everything that determines a CLIP training run (saved resolved in ``run.json``)."""
 
     preset: str = "clip-tiny"  # models.clip preset id
-    hard_negatives: bool = True  # NegCLIP: each scene with its 3 relation twins (swap, transpose, both) in the batch
+    hard_negatives: bool = True  # NegCLIP: each scene with its relation twins (`twins`) in the same batch
+    twins: tuple[str, ...] = ("swap",)  # twin kinds per scene: swap, transpose, swap+transpose
     batch_size: int = 64  # image-caption pairs per step (scenes + twins when hard_negatives)
     lr: float = 1e-3  # peak AdamW learning rate
     weight_decay: float = 0.1  # on matrices only (not biases, norms, embeddings' scale)
@@ -52,7 +52,8 @@ class ClipTrainConfig:
     device: str | None = "cpu"  # "cpu" (the measured recipes), "cuda", or None = cuda when available
 
     def __post_init__(self) -> None:
-        group = 1 + HARD_NEGATIVES if self.hard_negatives else 1
+        object.__setattr__(self, "twins", tuple(self.twins))  # JSON/CLI lists → tuple
+        group = 1 + len(self.twins) if self.hard_negatives else 1
         if self.batch_size < 2 or self.batch_size % group:
             raise ValueError(f"batch_size={self.batch_size}: expected a multiple of {group} (>= 2)")
         if self.minutes is not None and self.minutes <= 0:
@@ -125,11 +126,11 @@ def train_clip(config: ClipTrainConfig | None = None, *, out: str | os.PathLike,
         state = load_checkpoint(ckpt, model, opt, restore_rng=False)
         step, spent, horizon = state.step, float(state.elapsed.get(cfg.clock, 0.0)), state.extra.get("horizon")
     sched = BudgetSchedule(opt, cfg.warmup_steps, cfg.steps, cfg.minutes, horizon=horizon, done=step)
-    n_pairs = cfg.batch_size // (1 + HARD_NEGATIVES) if cfg.hard_negatives else cfg.batch_size
+    n_pairs = cfg.batch_size // (1 + len(cfg.twins)) if cfg.hard_negatives else cfg.batch_size
     clock = CLOCKS[cfg.clock]
     start, wall0, first = clock(), time.perf_counter(), step
     while step < cfg.steps:
-        images, captions = data.batch(step, n_pairs, hard_negatives=cfg.hard_negatives)
+        images, captions = data.batch(step, n_pairs, hard_negatives=cfg.hard_negatives, twins=cfg.twins)
         loss = clip_step_loss(model, clip.pixel_values(images), clip.tokens(captions), captions)
         opt.zero_grad(set_to_none=True)
         loss.backward()

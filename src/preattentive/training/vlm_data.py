@@ -16,7 +16,7 @@ DESCRIBE = "describe the image."  # LLaVA stage-1 instruction (Liu et al. 2023: 
 TEST_SEED_OFFSET = 1_000_003  # held-out images come from a different trial stream than training images
 
 
-HARD_NEGATIVES = 3  # twins per scene in a hard-negative batch: swap, transpose, swap + transpose
+TWIN_KINDS = ("swap", "transpose", "swap+transpose")  # relation hard negatives of a two-group scene
 
 
 def _transpose(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -67,13 +67,13 @@ class SceneCaptions:
 
         return [" ".join(scenes.vocabulary()), *self.classes]
 
-    def batch(self, step: int, n: int, *, hard_negatives: bool) -> tuple[list[np.ndarray], list[str]]:
-        """Training pairs for ``step``: ``n`` scenes, then (``hard_negatives``) ``HARD_NEGATIVES * n`` twins.
+    def batch(self, step: int, n: int, *, hard_negatives: bool,
+              twins: Sequence[str] = ("swap",)) -> tuple[list[np.ndarray], list[str]]:
+        """Training pairs for ``step``: ``n`` scenes, then (``hard_negatives``) one twin of each kind in ``twins``.
 
-        Each two-group scene brings its three relation twins (Yuksekgonul et al. 2023, NegCLIP): the two groups
-        swapped ("a blue square left of a red circle"), and both of these with the layout transposed, which
-        turns "left of" into "above" with the same objects. Swaps alone teach order but leave the axis a bag of
-        words (measured: "left of"/"above" confusions dominate). One-group scenes bring attribute twins.
+        Twin kinds (Yuksekgonul et al. 2023, NegCLIP): ``"swap"`` exchanges the two groups ("a blue square left
+        of a red circle"); ``"transpose"`` mirrors the layout across the diagonal, turning "left of" into
+        "above" with the same objects; ``"swap+transpose"`` does both. One-group scenes get attribute twins.
         """
         from preattentive.stimuli import scenes
 
@@ -81,10 +81,12 @@ class SceneCaptions:
         trials = [self.train.trial(i) for i in range(step * n, (step + 1) * n)]
         images, captions = [t.image for t in trials], [t.meta["caption"] for t in trials]
         if hard_negatives:
-            for k in range(HARD_NEGATIVES):
+            for k, kind in enumerate(twins):
+                if kind not in TWIN_KINDS:
+                    raise ValueError(f"twin kind {kind!r}: expected one of {', '.join(TWIN_KINDS)}")
                 for t in trials:
-                    objs = _relation_twin(t.meta["objects"], k, p.size, rng=np.random.default_rng([t.index, k]),
-                                          colors=p.colors, shapes=p.shapes)
+                    objs = _relation_twin(t.meta["objects"], TWIN_KINDS.index(kind), p.size,
+                                          rng=np.random.default_rng([t.index, k]), colors=p.colors, shapes=p.shapes)
                     images.append(scenes.render_scene(objs, p.size, p.background))
                     captions.append(scenes.caption_of(objs, p.relations))
         return images, captions
