@@ -30,6 +30,8 @@ def train_clip_cmd(
     preset: Optional[str] = typer.Option(None, help="CLIP preset (default clip-tiny)."),
     hard_negatives: bool = typer.Option(True, "--hard-negatives/--no-hard-negatives",
                                         help="NegCLIP swap twins in each batch (default on; off = bag of words)."),
+    twins: Optional[str] = typer.Option(None, help="Twin kinds per scene, comma-separated: swap, transpose, "
+                                                   "swap+transpose (default swap)."),
     minutes: Optional[float] = typer.Option(None, help="Time budget, minutes of --clock (default 4)."),
     steps: Optional[int] = typer.Option(None, help="Step limit (default 3000)."),
     clock: Optional[str] = typer.Option(None, help="Budget clock: cpu (process CPU time) or wall (default cpu)."),
@@ -47,7 +49,7 @@ def train_clip_cmd(
     from preattentive.training.clip import train_clip
 
     given = _given(preset=preset, minutes=minutes, steps=steps, clock=clock, batch_size=batch_size, lr=lr,
-                   seed=seed, threads=threads)
+                   seed=seed, threads=threads, twins=tuple(t.strip() for t in twins.split(",")) if twins else None)
     try:
         run = train_clip(out=out, resume=resume, hard_negatives=hard_negatives, scenes=parse_params(param), **given)
     except _ERRORS as e:

@@ -53,6 +53,11 @@ class ClipTrainConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "twins", tuple(self.twins))  # JSON/CLI lists → tuple
+        from preattentive.training.vlm_data import TWIN_KINDS
+
+        bad = [t for t in self.twins if t not in TWIN_KINDS]
+        if bad or not self.twins:
+            raise ValueError(f"twins={self.twins!r}: expected one or more of {', '.join(TWIN_KINDS)}")
         group = 1 + len(self.twins) if self.hard_negatives else 1
         if self.batch_size < 2 or self.batch_size % group:
             raise ValueError(f"batch_size={self.batch_size}: expected a multiple of {group} (>= 2)")
