@@ -150,12 +150,17 @@ def train_llava(config: LlavaTrainConfig | None = None, *, out: str | Path, resu
     """
     from preattentive.models.clip import build_clip, load_clip
     from preattentive.models.llava import build_llava
-    from preattentive.models.vlm_common import resolve_device
+    from preattentive.models.vlm_common import locate, resolve_device
     from preattentive.training.clip import train_clip
     from preattentive.training.vlm_data import QAStream, qa_accuracy
 
     cfg = dataclasses.replace(config or LlavaTrainConfig(), **fields)
     configure_threads(cfg.threads)
+    if cfg.vision not in (None, "scratch"):
+        locate(cfg.vision, "CLIP")  # a missing tower is a one-line error before the run directory exists
+    from preattentive.models.llava import PRESETS
+
+    PRESETS.make(cfg.preset, projector=cfg.projector)  # likewise an unknown preset or projector
     data = QAStream(cfg.scenes, other_fraction=cfg.other_fraction, seed=cfg.seed)
     writer = RunWriter(out, "llava", cfg, task=data.task(), resume=resume)
     vision_source = cfg.vision
