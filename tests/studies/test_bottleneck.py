@@ -79,7 +79,7 @@ def test_accuracy_vs_tokens_figure_has_one_line_per_conditioning():
 def test_tiny_bottleneck_study_end_to_end(tmp_path):
     from preattentive.studies.bottleneck import run_bottleneck
 
-    cfg = dataclasses.replace(BottleneckConfig(), budgets=(16, 4), steps=2, minutes=0.2, batch_size=8, eval_n=8,
+    cfg = dataclasses.replace(BottleneckConfig(), budgets=(16, 4), steps=2, minutes=0.2, batch_size=8, eval_n=8, train_n=16,
                               tasks={"counting": {"level": 2, "params": {"query": "mixed", "n_max": 6}}})
     result = run_bottleneck(cfg, tmp_path / "bn", log=lambda s: None)
     assert len(result.table) == 4 and set(result.table.tokens) == {16, 4}

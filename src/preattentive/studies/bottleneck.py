@@ -49,7 +49,8 @@ class BottleneckConfig:
     minutes: float = 1.5  # wall-clock minutes per model
     batch_size: int = 32  # images per step
     lr: float = 1e-3  # peak AdamW learning rate
-    num_workers: int = 0  # DataLoader workers generating trials
+    train_n: int = 4000  # trials in each task's training set (generated once as Parquet, shared by all models)
+    workers: int = 2  # processes generating the training sets
     eval_n: int = 256  # held-out test trials per task
     threads: int | None = 1  # torch intra-op threads during the study (None: torch's default), as in the demo
 
@@ -120,6 +121,7 @@ def run_bottleneck(cfg: BottleneckConfig, out: str | os.PathLike, *,
 def _run(cfg: BottleneckConfig, out: Path, log: Callable[[str], None]) -> BottleneckResult:
     import pandas as pd
 
+    from preattentive.datasets import generate_set
     from preattentive.datasets.preview import save_png
     from preattentive.evaluation import accuracy_table, evaluate, load_model
     from preattentive.evaluation.suites import suite_from_dict
@@ -146,6 +148,11 @@ def _run(cfg: BottleneckConfig, out: Path, log: Callable[[str], None]) -> Bottle
         suite = suite_from_dict({"name": f"bottleneck-{task}", "seed": cfg.seed + TEST_SEED_OFFSET, "size": cfg.size,
                                  "n": cfg.eval_n, "families": [{"family": task, "params": params,
                                                                  "levels": "all" if level is None else [level]}]})
+        data = out / "data" / f"{task}-train"
+        if not (data / "config.json").is_file():
+            generate_set(task, cfg.train_n, data, seed=cfg.seed, params={**train_params, "size": cfg.size},
+                         workers=cfg.workers, overwrite=True, preview=False)
+            log(f"  training set {task}: {cfg.train_n} trials in {data}")
         for tokens in cfg.budgets:
             for mode in cfg.conditionings:
                 name = _name(tokens, mode, task)
@@ -154,7 +161,7 @@ def _run(cfg: BottleneckConfig, out: Path, log: Callable[[str], None]) -> Bottle
                     tc = TrainConfig(model=f"budget-{tokens}-{mode}", task=task, params=train_params, size=cfg.size,
                                      model_overrides={"patch": cfg.patch}, steps=cfg.steps, minutes=cfg.minutes,
                                      batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed, val_n=64, val_every=0,
-                                     ckpt_every=0, num_workers=cfg.num_workers)
+                                     ckpt_every=0, data=str(data))
                     train_supervised(tc, run, show_progress=False)
                 adapter = load_model(f"run:{run}")
                 adapter.name = name
