@@ -45,6 +45,7 @@ class DemoConfig:
     recurrent_net: str = "blt-30k"  # models registry id (~29 k parameters; BLT, Spoerer et al. 2017)
     net_tasks: tuple[str, ...] = ("curve-tracing", "figure-ground")  # stimulus family ids
     net_train_n: int = 4000  # trials in each task's training set (generated once, shared by both nets)
+    net_mix_levels: bool = True  # training sets cycle through every difficulty rung (False: the default params)
     net_steps: int = 400  # optimiser steps per net, equal for both (a wall-clock cap may stop one earlier)
     net_minutes: float = 2.0  # wall-clock cap per net, minutes
     net_batch_size: int = 32  # images per step

@@ -90,16 +90,18 @@ def stage_nets(ctx: Context) -> None:
         if not _has_family(task):
             ctx.notes.add("training", f"nets on {task}: the {task} family is not built yet; left out")
             continue
+        # every difficulty rung in turn (mix_levels), so that the nets are tested on the distribution they saw
+        params = {"mix_levels": True} if cfg.net_mix_levels else {}
         data = ctx.out / "data" / f"{task}-train"
         if not (data / "config.json").is_file():
-            generate_set(task, cfg.net_train_n, data, seed=cfg.seed, params={"size": cfg.net_size},
+            generate_set(task, cfg.net_train_n, data, seed=cfg.seed, params={"size": cfg.net_size, **params},
                          workers=cfg.workers, overwrite=True, preview=False)
             ctx.log(f"  training set {task}: {cfg.net_train_n} trials in {data}")
         for net in (cfg.feedforward_net, cfg.recurrent_net):
             name = f"{net}@{task}"  # display name in tables; the task decides what it is tested on
             run = ctx.run_dir(name)
             if not run_finished(run):
-                tc = TrainConfig(model=net, task=task, size=cfg.net_size, steps=cfg.net_steps,
+                tc = TrainConfig(model=net, task=task, params=params, size=cfg.net_size, steps=cfg.net_steps,
                                  minutes=cfg.net_minutes, batch_size=cfg.net_batch_size, lr=cfg.net_lr,
                                  seed=cfg.seed, val_n=cfg.net_val_n, val_every=0, ckpt_every=0,
                                  step_loss=cfg.net_step_loss, data=str(data))
