@@ -5,6 +5,12 @@ holds each scene next to its twin with two objects swapped forces the model to r
 random batches leave it a bag of words (colours and shapes right, relations at chance). Both modes are here
 because the contrast is itself a result.
 
+Measured (clip-tiny, 4 CPU-minutes of one thread, ~600 steps of 64 pairs, shared loaded 2-core machine;
+held-out caption classes of scenes-v1 defaults, 288 images): with swap hard negatives acc_heldout 0.80 (exact
+caption among the 36 held-out classes), acc_all 0.43 (among all 144), acc_swap 0.97; without them 0.49, 0.28,
+0.59 (a bag of words on order). Adding transposed ("left of" ↔ "above") twins did not help within 4 minutes
+(0.57-0.62 held-out): fewer distinct scenes per step. Most remaining errors confuse "left of" with "above".
+
 Run layout (``out/``): ``run.json`` (``"kind": "clip"``), ``metrics.jsonl``, ``model/`` (``save_pretrained`` +
 processor + tokenizer), ``checkpoint/`` (safetensors weights + AdamW state, for ``resume=True``).
 
