@@ -83,7 +83,8 @@ def main() -> None:
     root = Path(args.out or tempfile.mkdtemp(prefix="bench-clip-llava-"))
     rates = {t: clip_steps_per_s(t, 3 if q else 20) for t in (1, 2)}
     for t, r in rates.items():
-        emit(metric="clip_train", threads=t, batch=64, steps_per_s=round(r, 3), ratio_to_1_thread=round(r / rates[1], 2))
+        emit(metric="clip_train", threads=t, batch=64, steps_per_s=round(r, 3),
+             ratio_to_1_thread=round(r / rates[1], 2))
 
     minutes = 0.25 if q else 4.0
     acc = {}
@@ -98,7 +99,7 @@ def main() -> None:
                                                                                          1e-9), 2),
          swap_hard=acc[True]["acc_swap"], swap_none=acc[False]["acc_swap"])
 
-    s1, s2 = (0.1, 0.25) if q else (1.0, 3.5)
+    s1, s2 = (0.1, 0.25) if q else (0.5, 4.0)
     run = train_llava(out=root / "llava", vision=str(root / "clip-hn"), stage1_minutes=s1, stage2_minutes=s2,
                       clock="cpu", threads=args.threads, eval_n=64 if q else 256)
     rec = json.loads((run / "run.json").read_text())

@@ -46,8 +46,9 @@ class ClipPreset:
     def config(self, vocab_size: int, bos: int, eos: int, pad: int) -> "transformers.CLIPConfig":  # noqa: F821
         from transformers import CLIPConfig, CLIPTextConfig, CLIPVisionConfig
 
-        text = CLIPTextConfig(vocab_size=vocab_size, hidden_size=self.width, intermediate_size=self.mlp_ratio * self.width,
-                              num_hidden_layers=self.text_layers, num_attention_heads=self.heads,
+        text = CLIPTextConfig(vocab_size=vocab_size, hidden_size=self.width,
+                              intermediate_size=self.mlp_ratio * self.width, num_hidden_layers=self.text_layers,
+                              num_attention_heads=self.heads,
                               max_position_embeddings=self.max_text_len, projection_dim=self.projection_dim,
                               bos_token_id=bos, eos_token_id=eos, pad_token_id=pad)
         vision = CLIPVisionConfig(hidden_size=self.width, intermediate_size=self.mlp_ratio * self.width,
@@ -224,7 +225,8 @@ def make_processor(tokenizer: Any, image_size: int) -> Any:
     """A ``CLIPProcessor`` with the PIL image processor (no torchvision needed) at ``image_size`` px."""
     from transformers import CLIPImageProcessorPil, CLIPProcessor
 
-    ip = CLIPImageProcessorPil(size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size})
+    ip = CLIPImageProcessorPil(size={"shortest_edge": image_size},
+                               crop_size={"height": image_size, "width": image_size})
     return CLIPProcessor(image_processor=ip, tokenizer=tokenizer)
 
 
@@ -259,7 +261,7 @@ def build_clip(preset: str = "clip-tiny", *, texts: Iterable[str] | None = None,
 
 
 def load_clip(id_or_dir: str | os.PathLike, dtype: Any = None, device: Any = None) -> Clip:
-    """Load a CLIP from a ``save_pretrained`` directory, a run directory, or a hub id (e.g. ``openai/clip-vit-base-patch32``).
+    """Load a CLIP from a ``save_pretrained`` or run directory, or a hub id (``openai/clip-vit-base-patch32``).
 
     ``dtype`` ``None``/``"auto"`` gives bfloat16 on a GPU that supports it, float32 otherwise. Offline
     (``HF_HUB_OFFLINE=1``) a hub id must already be in the local cache; otherwise a

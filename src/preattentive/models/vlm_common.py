@@ -83,7 +83,8 @@ def locate(id_or_dir: str | os.PathLike, what: str) -> str:
             return name
     raise ModelNotFoundError(
         f"no {what} weights for {name!r}: not a local directory (looked in {Path(name).expanduser().resolve()}) "
-        f"and not in the Hugging Face cache ({_hub_cache()}){'; HF_HUB_OFFLINE=1 forbids downloading' if offline else ''}")
+        f"and not in the Hugging Face cache ({_hub_cache()})"
+        f"{'; HF_HUB_OFFLINE=1 forbids downloading' if offline else ''}")
 
 
 @contextlib.contextmanager
