@@ -45,8 +45,8 @@ class BottleneckConfig:
     budgets: tuple[int, ...] = (64, 16, 4)  # image tokens after pooling (square numbers <= 64)
     conditionings: tuple[str, ...] = ("late", "film")  # question-independent / question-conditioned encoder
     tasks: Mapping[str, Mapping[str, Any]] = field(default_factory=_default_tasks)  # family -> level + params
-    steps: int = 1500  # optimiser steps per model (whichever of steps / minutes ends first)
-    minutes: float = 1.5  # wall-clock minutes per model
+    steps: int = 1500  # optimiser steps per model (equal for every model unless a `minutes` cap stops one)
+    minutes: float | None = None  # wall-clock cap per model (None: none, every model gets exactly `steps`)
     batch_size: int = 32  # images per step
     lr: float = 1e-3  # peak AdamW learning rate
     train_n: int = 4000  # trials in each task's training set (generated once as Parquet, shared by all models)
@@ -168,10 +168,11 @@ def _run(cfg: BottleneckConfig, out: Path, log: Callable[[str], None]) -> Bottle
                 df = evaluate(adapter, suite, method="supervised", out=out, progress=False)
                 acc = accuracy_table(df, by=["model", "family"])
                 acc["task"], acc["tokens"], acc["conditioning"] = task, tokens, mode
+                acc["train_steps"] = json.loads((run / "run.json").read_text()).get("steps")
                 frames.append(acc)
                 log(f"  {name}: accuracy {acc['accuracy'].iloc[0]:.3f} (n={int(acc['n'].iloc[0])})")
-    table = pd.concat(frames, ignore_index=True)[["task", "tokens", "conditioning", "model", "family", "n", "k",
-                                                   "accuracy", "ci_lo", "ci_hi", "chance"]]
+    table = pd.concat(frames, ignore_index=True)[["task", "tokens", "conditioning", "model", "family",
+                                                   "train_steps", "n", "k", "accuracy", "ci_lo", "ci_hi", "chance"]]
     table.to_csv(out / "bottleneck.csv", index=False)
     figure = save_png(accuracy_vs_tokens_figure(table), out / "figures" / "accuracy_vs_tokens.png")
     notes.append({"section": "general", "text": f"Accuracy vs token budget: {figure.relative_to(out)} and "
