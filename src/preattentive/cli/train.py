@@ -108,6 +108,8 @@ def compare_cmd(
     lr: Optional[float] = typer.Option(None, help="Peak AdamW learning rate (default 1e-3)."),
     seed: Optional[int] = typer.Option(None, help="Data and initialisation seed (default 0)."),
     test_n: Optional[int] = typer.Option(None, "--test-n", help="Test trials per condition (default 1000)."),
+    data: Optional[Path] = typer.Option(None, help="A Parquet training set shared by every model."),
+    workers: Optional[int] = typer.Option(None, help="DataLoader worker processes (default 0)."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="Study YAML (flags override its fields)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory (runs, results.parquet, results.md)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
@@ -117,7 +119,7 @@ def compare_cmd(
 
     given = {"models": models, "task": task, "size": size, "budget_steps": budget_steps,
              "budget_minutes": budget_minutes, "clock": clock, "batch_size": batch_size, "lr": lr, "seed": seed,
-             "test_n": test_n}
+             "test_n": test_n, "data": str(data) if data else None, "num_workers": workers}
     given = {k: v for k, v in given.items() if v is not None}
     if param:
         given["params"] = parse_params(param)

@@ -26,8 +26,8 @@ from typing import Any, Mapping
 from preattentive.stimuli.base import ParamError
 
 COLUMNS = ("model", "net_id", "n_params", "flops_per_image", "train_steps", "train_images", "train_wall_s",
-           "train_cpu_s", "train_images_per_s", "val_acc", "condition", "test_steps", "level", "n", "correct",
-           "accuracy", "ci_low", "ci_high")
+           "train_cpu_s", "train_images_per_s", "train_images_per_cpu_s", "val_acc", "condition", "test_steps",
+           "level", "n", "correct", "accuracy", "ci_low", "ci_high")
 
 
 def wilson_interval(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -92,6 +92,7 @@ class CompareConfig:
     train_iters: int | None = None  # recurrent steps unrolled in training (None: each net's default)
     model_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # per-model make_net overrides
     data: str | None = None  # a Parquet training set shared by every model (None: generated on the fly)
+    num_workers: int = 0  # DataLoader workers generating trials (their CPU time is not in a "cpu" budget)
     test_n: int = 1000  # test trials per condition (seed + TEST_SEED_OFFSET)
     tests: tuple[TestCondition, ...] = ()  # test conditions; empty: the training task itself
 
@@ -102,6 +103,9 @@ class CompareConfig:
             raise ParamError("give a budget: budget_steps and/or budget_minutes")
         if len(set(self.models)) != len(self.models):
             raise ParamError(f"models {list(self.models)}: each model may appear once")
+        names = [t.name for t in self.tests]
+        if len(set(names)) != len(names):
+            raise ParamError(f"tests {names}: each test condition needs its own name")
         if self.test_n < 1:
             raise ParamError(f"test_n={self.test_n}: expected >= 1")
 
@@ -117,7 +121,7 @@ class CompareConfig:
                            minutes=self.budget_minutes, clock=self.clock, batch_size=self.batch_size, lr=self.lr,
                            weight_decay=self.weight_decay, warmup=self.warmup, seed=self.seed, val_n=self.val_n,
                            val_every=self.val_every, ckpt_every=self.val_every, step_loss=self.step_loss,
-                           train_iters=self.train_iters, data=self.data)
+                           train_iters=self.train_iters, data=self.data, num_workers=self.num_workers)
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(self), default=str))
@@ -152,24 +156,30 @@ class CompareConfig:
         return cls.from_dict(yaml.safe_load(p.read_text()) or {})
 
 
-def _test_rows(net, cfg: CompareConfig, cond: TestCondition, base: dict[str, Any]) -> list[dict[str, Any]]:
+def _test_loader(cfg: CompareConfig, cond: TestCondition):
+    """The test trials of a condition (seed + TEST_SEED_OFFSET), drawn once and shared by every model."""
     from preattentive.training.config import TEST_SEED_OFFSET
     from preattentive.training.data import held_out, make_family
-    from preattentive.training.loop import predict
 
     params = {**dict(cfg.params), **dict(cond.params)}
     size = int(params.pop("size", cfg.size))
     fam = make_family(cfg.task, params, size, cfg.seed + TEST_SEED_OFFSET)
-    loader = held_out(fam, cfg.test_n, 2 * cfg.batch_size)
+    return held_out(fam, cfg.test_n, 2 * cfg.batch_size)
+
+
+def _test_rows(net, cond: TestCondition, loader, base: dict[str, Any]) -> list[dict[str, Any]]:
+    from preattentive.training.loop import predict
+
     rows = []
-    for steps in cond.steps:
+    recurrent = bool(getattr(net, "recurrent", False))
+    for steps in cond.steps if recurrent else (None,):  # a feedforward net has one step whatever is asked
         p = predict(net, loader, steps=steps)
         levels = sorted(set(p["level"].tolist()))
         for lv in levels:
             m = p["level"] == lv
             n, k = int(m.sum()), int((p["pred"][m] == p["label"][m]).sum())
             lo, hi = wilson_interval(k, n)
-            used = steps if steps is not None else int(getattr(net, "default_steps", 1))
+            used = steps if steps is not None else (int(getattr(net, "default_steps", 1)) if recurrent else 1)
             rows.append({**base, "condition": cond.name, "test_steps": used, "level": int(lv), "n": n,
                          "correct": k, "accuracy": k / n, "ci_low": lo, "ci_high": hi})
     return rows
@@ -197,6 +207,7 @@ def compare(cfg: CompareConfig, out: str | os.PathLike, *, show_progress: bool =
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "compare.json", cfg.to_dict())
     rows: list[dict[str, Any]] = []
+    loaders: dict[str, Any] = {}
     for m in cfg.models:
         run_dir = out / m
         done = (run_dir / "run.json").is_file() and read_run(run_dir).get("status") == "done"
@@ -210,9 +221,12 @@ def compare(cfg: CompareConfig, out: str | os.PathLike, *, show_progress: bool =
                 "flops_per_image": int(flops_per_image(net, cfg.size)), "train_steps": steps,
                 "train_images": steps * cfg.batch_size, "train_wall_s": float(el["wall"]),
                 "train_cpu_s": float(el["cpu"]), "train_images_per_s": steps * cfg.batch_size / max(1e-9, el["wall"]),
+                "train_images_per_cpu_s": steps * cfg.batch_size / max(1e-9, el["cpu"]),
                 "val_acc": float(rec.get("val", {}).get("acc", float("nan")))}
         for cond in cfg.conditions:
-            rows.extend(_test_rows(net, cfg, cond, base))
+            if cond.name not in loaders:
+                loaders[cond.name] = _test_loader(cfg, cond)
+            rows.extend(_test_rows(net, cond, loaders[cond.name], base))
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     tmp = out / ".results.parquet.tmp"
     table.to_parquet(tmp, index=False)
@@ -225,12 +239,13 @@ def compare(cfg: CompareConfig, out: str | os.PathLike, *, show_progress: bool =
 
 def to_markdown(table, cfg: CompareConfig | None = None) -> str:
     """The comparison table as GitHub markdown (accuracy as ``xx.x % [lo, hi]``)."""
-    head = ("| model | params | MFLOPs/img | steps | train s (wall / cpu) | img/s | condition | T | level | n "
-            "| accuracy [95 % CI] |\n|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---|\n")
+    head = ("| model | params | MFLOPs/img | steps | train s (wall / cpu) | img/s (wall / cpu) | condition | T "
+            "| level | n | accuracy [95 % CI] |\n|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---|\n")
     lines = []
     for r in table.itertuples(index=False):
         lines.append(f"| {r.model} | {r.n_params:,} | {r.flops_per_image / 1e6:.2f} | {r.train_steps} | "
-                     f"{r.train_wall_s:.0f} / {r.train_cpu_s:.0f} | {r.train_images_per_s:.0f} | {r.condition} | "
+                     f"{r.train_wall_s:.0f} / {r.train_cpu_s:.0f} | {r.train_images_per_s:.0f} / "
+                     f"{r.train_images_per_cpu_s:.0f} | {r.condition} | "
                      f"{r.test_steps} | {r.level} | {r.n} | {100 * r.accuracy:.1f} % "
                      f"[{100 * r.ci_low:.1f}, {100 * r.ci_high:.1f}] |")
     title = ""

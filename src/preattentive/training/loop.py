@@ -153,9 +153,8 @@ def train_supervised(config: TrainConfig, out: str | os.PathLike, *, resume: boo
     n_classes = (family or val_family).n_classes
     task = {"family": (family or val_family).id, "params": (family or val_family).params.to_dict(),
             "seed": config.seed, "val_seed": config.val_seed, "n_classes": n_classes, "data": config.data}
+    accelerator = Accelerator()  # multi-CPU needs ACCELERATE_USE_CPU=1 (accelerate launch --cpu) under torchrun
     check_out_dir(out, config, resume=resume)  # before anything is written: bad input leaves nothing behind
-
-    accelerator = Accelerator()
     cuda = list(range(torch.cuda.device_count()))
     with torch.random.fork_rng(devices=cuda):  # the run's own RNG stream; the caller's global state is restored
         torch.manual_seed(config.seed)
@@ -165,6 +164,7 @@ def train_supervised(config: TrainConfig, out: str | os.PathLike, *, resume: boo
         model_id = getattr(net, "net_id", "") or config.model
         loss_fn = loss_fn or supervised_loss(config)
         _preflight(net, loss_fn, val_family)  # a bad model/loss pairing fails here, before `out` exists
+        accelerator.wait_for_everyone()  # every process has checked `out` before the main one creates it
         optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         ckpt_root = out / "checkpoint"
         start_step, before = 0, None

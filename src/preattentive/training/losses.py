@@ -63,7 +63,8 @@ def supervised_loss(config) -> Callable[[torch.nn.Module, dict[str, torch.Tensor
     ``(1 - a) * CE(T steps from scratch) + a * CE(k steps continued from the detached state after n steps)``,
     with ``n ~ U{0..T-1}`` and ``k ~ U{1..T-n}`` drawn per batch (from the batch's first trial index, so runs
     stay reproducible). It needs a recurrent net whose ``forward`` takes ``hidden=`` (the state to continue
-    from) and returns it in ``NetOutput.hidden``.
+    from) and returns it in ``NetOutput.hidden``; feedforward nets (``recurrent = False``) get plain
+    cross-entropy, so one study config can train both kinds.
 
     Example
     -------
@@ -76,8 +77,9 @@ def supervised_loss(config) -> Callable[[torch.nn.Module, dict[str, torch.Tensor
     def loss_fn(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> LossOutput:
         images, labels, kw = batch["image"], batch["label"], net_inputs(batch)
         out = model(images, steps=iters, **kw)
-        if mode != "progressive":
-            loss = step_cross_entropy(out.step_logits, labels, mode)
+        if mode != "progressive" or not getattr(getattr(model, "module", model), "recurrent", False):
+            # feedforward nets (one step) get plain cross-entropy: the same objective, so comparisons stay fair
+            loss = step_cross_entropy(out.step_logits, labels, "final" if mode == "progressive" else mode)
         else:
             if not _accepts(model, "hidden") or getattr(out, "hidden", None) is None:
                 raise ParamError(f"step_loss='progressive' needs a recurrent net with forward(..., hidden=) "
