@@ -22,8 +22,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# CPU benchmarks; benchmarks/nets_gpu_check.py is meant for a CUDA machine and is run by hand there.
+BENCHES := benchmarks/stimuli.py benchmarks/training.py benchmarks/nets.py benchmarks/evaluation.py \
+           benchmarks/clip_llava.py
+
 bench: $(STAMP)
-	for f in benchmarks/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+	for f in $(BENCHES); do echo "== $$f"; $(PY) $$f || exit 1; done
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info
