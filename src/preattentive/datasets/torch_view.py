@@ -35,12 +35,17 @@ def images_tensor(images: np.ndarray | list[np.ndarray]) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(arr.transpose(0, 3, 1, 2))).float().div_(255.0)
 
 
+def make_item(image: np.ndarray, label: int, query_id: int | None, index: int, level: int | None
+              ) -> dict[str, torch.Tensor]:
+    """One dataset item; ``None`` query or level becomes -1."""
+    return {"image": image_tensor(image), "label": torch.tensor(int(label)),
+            "query_id": torch.tensor(-1 if query_id is None else int(query_id)), "index": torch.tensor(int(index)),
+            "level": torch.tensor(-1 if level is None else int(level))}
+
+
 def trial_item(t: Trial, level: int | None) -> dict[str, torch.Tensor]:
     """The dataset item for one trial."""
-    q = t.meta.get("query_id")
-    return {"image": image_tensor(t.image), "label": torch.tensor(int(t.label)),
-            "query_id": torch.tensor(-1 if q is None else int(q)), "index": torch.tensor(int(t.index)),
-            "level": torch.tensor(-1 if level is None else int(level))}
+    return make_item(t.image, t.label, t.meta.get("query_id"), t.index, level)
 
 
 class TrialDataset(Dataset):
@@ -95,10 +100,8 @@ class TrialDataset(Dataset):
         from preattentive.datasets.parquet import decode_png
 
         row: dict[str, Any] = {c: self.table.column(c)[i].as_py() for c in self.table.column_names}
-        q = json.loads(row["meta"]).get("query_id")
-        return {"image": image_tensor(decode_png(row["image"]["bytes"])), "label": torch.tensor(int(row["label"])),
-                "query_id": torch.tensor(-1 if q is None else int(q)), "index": torch.tensor(int(row["index"])),
-                "level": torch.tensor(int(row["level"]))}
+        return make_item(decode_png(row["image"]["bytes"]), row["label"], json.loads(row["meta"]).get("query_id"),
+                         row["index"], row["level"])
 
 
 def is_set_dir(path: str | os.PathLike) -> bool:

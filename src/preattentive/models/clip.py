@@ -23,8 +23,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from preattentive.models.vlm_common import (as_image_list, fast_pixels, locate, resolve_device, resolve_dtype,
-                                            seeded)
+from preattentive.models.vlm_common import (ProcessorModel, as_image_list, fast_pixels, locate, resolve_device,
+                                            resolve_dtype, seeded)
 from preattentive.registry import Registry
 
 
@@ -93,26 +93,10 @@ class ClipFeatures:
     image_embeds: "torch.Tensor"  # (B, projection_dim), L2-normalised  # noqa: F821
 
 
-class Clip:
+class Clip(ProcessorModel):
     """A ``CLIPModel`` with its processor; images are uint8 ``(H, W, 3)`` arrays, texts plain strings."""
 
-    def __init__(self, model: Any, processor: Any) -> None:
-        self.model = model.eval()
-        self.processor = processor
-
-    # -- plumbing ------------------------------------------------------------------------------
-    @property
-    def tokenizer(self) -> Any:
-        return self.processor.tokenizer
-
-    @property
-    def device(self) -> "torch.device":  # noqa: F821
-        return next(self.model.parameters()).device
-
-    @property
-    def dtype(self) -> "torch.dtype":  # noqa: F821
-        return next(self.model.parameters()).dtype
-
+    # -- plumbing (model, processor, tokenizer, device, dtype: ProcessorModel) -----------------
     @property
     def image_size(self) -> int:
         return int(self.model.config.vision_config.image_size)

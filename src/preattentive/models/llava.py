@@ -20,7 +20,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from preattentive.models.vlm_common import as_image_list, fast_pixels, locate, resolve_device, resolve_dtype, seeded
+from preattentive.models.vlm_common import (ProcessorModel, as_image_list, fast_pixels, locate, resolve_device,
+                                           resolve_dtype, seeded)
 from preattentive.registry import Registry
 
 # llava-1.5's conversation format ("USER: <image>\n... ASSISTANT:"), as a Jinja chat template so that
@@ -119,20 +120,8 @@ class LlavaBatch:
     labels: "torch.Tensor | None" = None  # (B, T) int64  # noqa: F821
 
 
-class Llava:
+class Llava(ProcessorModel):
     """A LLaVA model with its processor; images are uint8 ``(H, W, 3)`` arrays."""
-
-    def __init__(self, model: Any, processor: Any) -> None:
-        self.model = model.eval()
-        self.processor = processor
-
-    @property
-    def tokenizer(self) -> Any:
-        return self.processor.tokenizer
-
-    @property
-    def device(self) -> "torch.device":  # noqa: F821
-        return next(self.model.parameters()).device
 
     @property
     def is_next(self) -> bool:

@@ -128,3 +128,23 @@ def fast_pixels(image_processor: Any, images: Sequence[np.ndarray], size: int) -
     mean = torch.tensor(ip.image_mean).view(1, 3, 1, 1)
     std = torch.tensor(ip.image_std).view(1, 3, 1, 1)
     return (x * float(ip.rescale_factor) - mean) / std
+
+
+class ProcessorModel:
+    """A transformers model held with its processor (the plumbing :class:`Clip` and :class:`Llava` share)."""
+
+    def __init__(self, model: Any, processor: Any) -> None:
+        self.model = model.eval()
+        self.processor = processor
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.processor.tokenizer
+
+    @property
+    def device(self) -> "torch.device":  # noqa: F821
+        return next(self.model.parameters()).device
+
+    @property
+    def dtype(self) -> "torch.dtype":  # noqa: F821
+        return next(self.model.parameters()).dtype
