@@ -60,5 +60,10 @@ def test_study_yaml_round_trip(tmp_path):
                  "tests:\n  - {name: big, params: {cells: 13, size: 32}, steps: [8, 16]}\n")
     cfg = CompareConfig.from_yaml(p)
     assert cfg.models == ("cnn-30k", "hgru-16") and cfg.tests[0].steps == (8, 16)
+    # every training option a study sets reaches each model's run config
+    cfg = CompareConfig.from_dict({"models": ["hgru-16"], "task": "maze", "budget_steps": 5, "step_loss": "progressive",
+                                   "progressive_alpha": 0.01, "model_overrides": {"hgru-16": {"kernel": 3}}})
+    run = cfg.train_config("hgru-16")
+    assert (run.step_loss, run.progressive_alpha, dict(run.model_overrides)) == ("progressive", 0.01, {"kernel": 3})
     with pytest.raises(ValueError, match="unknown study option"):
         CompareConfig.from_dict({"models": ["a"], "task": "maze", "budget_steps": 1, "colour": 1})

@@ -89,6 +89,7 @@ class CompareConfig:
     val_n: int = 256  # validation trials during training
     val_every: int = 500  # validation period, steps
     step_loss: str = "final"  # recurrent nets: "final", "mean" or "progressive"
+    progressive_alpha: float = 0.5  # weight of the progressive term (Bansal et al. 2022 use 0.01 for mazes)
     train_iters: int | None = None  # recurrent steps unrolled in training (None: each net's default)
     model_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # per-model make_net overrides
     data: str | None = None  # a Parquet training set shared by every model (None: generated on the fly)
@@ -121,7 +122,7 @@ class CompareConfig:
                            minutes=self.budget_minutes, clock=self.clock, batch_size=self.batch_size, lr=self.lr,
                            weight_decay=self.weight_decay, warmup=self.warmup, seed=self.seed, val_n=self.val_n,
                            val_every=self.val_every, ckpt_every=self.val_every, step_loss=self.step_loss,
-                           train_iters=self.train_iters, data=self.data, num_workers=self.num_workers)
+                           progressive_alpha=self.progressive_alpha, train_iters=self.train_iters, data=self.data, num_workers=self.num_workers)
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(self), default=str))
