@@ -54,7 +54,8 @@ class SceneCaptions:
         self.test = stimuli.make("scenes", seed=seed + TEST_SEED_OFFSET, split="test", question="caption", **params)
         p = self.train.params
         self.classes = scenes.caption_classes(p)  # every caption class, train and test
-        _, self.test_classes = scenes.caption_split(self.classes, p.holdout_fraction, p.split_seed)
+        train_classes, self.test_classes = scenes.caption_split(self.classes, p.holdout_fraction, p.split_seed)
+        self.train_classes = frozenset(train_classes)
 
     def task(self) -> dict[str, Any]:
         """The run record's ``task``: family, parameters, class counts."""
@@ -74,6 +75,9 @@ class SceneCaptions:
         Twin kinds (Yuksekgonul et al. 2023, NegCLIP): ``"swap"`` exchanges the two groups ("a blue square left
         of a red circle"); ``"transpose"`` mirrors the layout across the diagonal, turning "left of" into
         "above" with the same objects; ``"swap+transpose"`` does both. One-group scenes get attribute twins.
+        A twin whose caption is a held-out class is left out (the split holds out swap pairs, so a transposed
+        twin can land in it): training never reads a test caption, and the batch may hold fewer than
+        ``n * (1 + len(twins))`` pairs.
         """
         from preattentive.stimuli import scenes
 
@@ -87,8 +91,10 @@ class SceneCaptions:
                 for t in trials:
                     objs = _relation_twin(t.meta["objects"], TWIN_KINDS.index(kind), p.size,
                                           rng=np.random.default_rng([t.index, k]), colors=p.colors, shapes=p.shapes)
-                    images.append(scenes.render_scene(objs, p.size, p.background))
-                    captions.append(scenes.caption_of(objs, p.relations))
+                    caption = scenes.caption_of(objs, p.relations)
+                    if caption in self.train_classes:
+                        images.append(scenes.render_scene(objs, p.size, p.background))
+                        captions.append(caption)
         return images, captions
 
     def test_set(self, n: int, *, seen: bool = False) -> tuple[list[np.ndarray], list[str]]:
