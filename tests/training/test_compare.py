@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from preattentive.training.compare import COLUMNS, CompareConfig, compare, wilson_interval
+from preattentive.training.compare import COLUMNS, CompareConfig, CurriculumStage, compare, wilson_interval
+from preattentive.training.runs import read_run
 from preattentive.training.compare import TestCondition as Cond
 
 
@@ -37,6 +38,30 @@ def test_compare_writes_table_with_expected_columns(tmp_path, toy_family):
     mtime = (tmp_path / "cmp" / "cnn-30k" / "model" / "model.safetensors").stat().st_mtime_ns
     compare(cfg, tmp_path / "cmp", show_progress=False)
     assert (tmp_path / "cmp" / "cnn-30k" / "model" / "model.safetensors").stat().st_mtime_ns == mtime
+
+
+def test_curriculum_stages_chain_and_sum_into_the_table(tmp_path, toy_family):
+    cfg = CompareConfig(models=("cnn-30k",), task=toy_family, params={"n_dots": 6}, size=16, budget_steps=3,
+                        batch_size=4, val_n=8, test_n=8,
+                        curriculum=(CurriculumStage("easy", {"n_dots": 2}, budget_steps=2),
+                                    CurriculumStage("mid", {"n_dots": 4}, budget_steps=4)))
+    table = compare(cfg, tmp_path / "cmp", show_progress=False)
+    easy = read_run(tmp_path / "cmp" / "curriculum" / "cnn-30k" / "1-easy")
+    mid = read_run(tmp_path / "cmp" / "curriculum" / "cnn-30k" / "2-mid")
+    main = read_run(tmp_path / "cmp" / "cnn-30k")
+    assert easy["task"]["params"]["n_dots"] == 2 and easy["config"]["init_from"] is None
+    assert mid["config"]["init_from"] == str(tmp_path / "cmp" / "curriculum" / "cnn-30k" / "1-easy")
+    assert main["config"]["init_from"] == str(tmp_path / "cmp" / "curriculum" / "cnn-30k" / "2-mid")
+    assert main["task"]["params"]["n_dots"] == 6
+    assert (table["train_steps"] == 2 + 4 + 3).all()  # the table counts every stage's steps...
+    cpu = easy["elapsed"]["cpu"] + mid["elapsed"]["cpu"] + main["elapsed"]["cpu"]
+    assert table["train_cpu_s"].iloc[0] == pytest.approx(cpu)  # ...and seconds
+    assert "easy {'n_dots': 2} for 2 steps, then mid" in (tmp_path / "cmp" / "results.md").read_text()
+    with pytest.raises(ValueError, match="give budget_steps"):
+        CurriculumStage("x")
+    with pytest.raises(ValueError, match="its own name"):
+        CompareConfig.from_dict({"models": ["a"], "task": "maze", "budget_steps": 1,
+                                 "curriculum": [{"name": "s", "budget_steps": 1}, {"name": "s", "budget_steps": 1}]})
 
 
 def test_compare_cli_and_bad_input(tmp_path, toy_family):

@@ -150,6 +150,28 @@ def test_load_run_gives_the_trained_net(tmp_path, toy_family):
     assert torch.equal(net(x).logits, again(x).logits)
 
 
+def test_init_from_starts_from_a_finished_run(tmp_path, toy_family):
+    train_supervised(tiny(toy_family, steps=3), tmp_path / "a", show_progress=False)
+    first, _ = load_run(tmp_path / "a")
+    # zero steps are impossible, so check the copy through a run whose learning rate is ~0
+    train_supervised(tiny(toy_family, steps=1, lr=1e-12, weight_decay=0.0, init_from=str(tmp_path / "a")),
+                     tmp_path / "b", show_progress=False)
+    second, rec = load_run(tmp_path / "b")
+    assert rec["config"]["init_from"] == str(tmp_path / "a")
+    for (k, v), w in zip(first.named_parameters(), second.parameters()):  # (BatchNorm buffers move in train)
+        assert torch.allclose(v, w, atol=1e-6), k
+    fresh, _ = load_run(tmp_path / "a")
+    train_supervised(tiny(toy_family, steps=1, lr=1e-12, weight_decay=0.0, seed=7), tmp_path / "c",
+                     show_progress=False)
+    other, _ = load_run(tmp_path / "c")
+    assert not torch.allclose(next(fresh.parameters()), next(other.parameters()))
+    # another architecture's weights are refused before anything is written
+    with pytest.raises(ValueError, match="do not fit this net"):
+        train_supervised(tiny(toy_family, model="vit-30k", steps=1, init_from=str(tmp_path / "a")), tmp_path / "d",
+                         show_progress=False)
+    assert not (tmp_path / "d").exists()
+
+
 def _cli(args):
     from preattentive.cli import app
 
@@ -167,6 +189,7 @@ def _cli(args):
     ["--model", "cnn-30k", "--task", "{task}", "--steps", "2", "--net-param", "width=oops"],
     ["--model", "cnn-30k", "--task", "{task}", "--steps", "2", "--batch-size", "0"],
     ["--task", "{task}", "--steps", "2"],  # no model
+    ["--model", "cnn-30k", "--task", "{task}", "--steps", "2", "--init-from", "no/such/run"],
 ])
 def test_cli_bad_input_exits_2_with_one_line(tmp_path, toy_family, args):
     out = tmp_path / "run"

@@ -50,6 +50,8 @@ def supervised(
     train_iters: Optional[int] = typer.Option(None, "--train-iters", help="Recurrent steps in training."),
     data: Optional[Path] = typer.Option(None, help="Train on a Parquet set directory instead of on the fly."),
     workers: Optional[int] = typer.Option(None, help="DataLoader worker processes (default 0)."),
+    init_from: Optional[Path] = typer.Option(None, "--init-from",
+                                             help="Start from the weights of a finished run of the same net."),
     out: Path = typer.Option(..., "--out", "-o", help="Run directory (must be new unless --resume)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -67,7 +69,8 @@ def supervised(
     given = {"model": model, "task": task, "size": size, "steps": steps, "minutes": minutes, "clock": clock,
              "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "warmup": warmup, "seed": seed,
              "val_n": val_n, "val_every": val_every, "ckpt_every": ckpt_every, "step_loss": step_loss,
-             "train_iters": train_iters, "data": str(data) if data else None, "num_workers": workers}
+             "train_iters": train_iters, "data": str(data) if data else None, "num_workers": workers,
+             "init_from": str(init_from) if init_from else None}
     given = {k: v for k, v in given.items() if v is not None}
     if param:
         given["params"] = parse_params(param)

@@ -9,6 +9,7 @@ Layout of ``out``::
 
     compare.json      the resolved CompareConfig
     <model>/          one run directory per model (see preattentive.training.runs); finished runs are reused
+    curriculum/<model>/<k>-<stage>/   the curriculum stages' runs (when the study has a ``curriculum``)
     results.parquet   one row per (model, condition, test steps, level)
     results.md        the same table in markdown
 """
@@ -64,6 +65,25 @@ class TestCondition:
 
 
 @dataclass(frozen=True)
+class CurriculumStage:
+    """A training stage before the main task: every model trains on it, then starts the next stage from there.
+
+    Stages run in order, each with its own budget, fresh optimiser and warm-up + cosine schedule; the main task
+    (the study's ``params``/``data``/budget) is the last stage. The table's steps and seconds sum all stages.
+    """
+
+    name: str  # e.g. "len6"
+    params: Mapping[str, Any] = field(default_factory=dict)  # task-parameter overrides (may include "size")
+    budget_steps: int | None = None  # optimiser steps of this stage
+    budget_minutes: float | None = None  # minutes (the study's clock) of this stage
+    data: str | None = None  # a Parquet set for this stage (None: generated on the fly)
+
+    def __post_init__(self) -> None:
+        if self.budget_steps is None and self.budget_minutes is None:
+            raise ParamError(f"curriculum stage {self.name!r}: give budget_steps and/or budget_minutes")
+
+
+@dataclass(frozen=True)
 class CompareConfig:
     """A study: which models, which task, which budget, which tests (a YAML file maps onto these fields).
 
@@ -96,6 +116,7 @@ class CompareConfig:
     num_workers: int = 0  # DataLoader workers generating trials (their CPU time is not in a "cpu" budget)
     test_n: int = 1000  # test trials per condition (seed + TEST_SEED_OFFSET)
     tests: tuple[TestCondition, ...] = ()  # test conditions; empty: the training task itself
+    curriculum: tuple[CurriculumStage, ...] = ()  # stages trained in order before the main task (same for all)
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -109,10 +130,31 @@ class CompareConfig:
             raise ParamError(f"tests {names}: each test condition needs its own name")
         if self.test_n < 1:
             raise ParamError(f"test_n={self.test_n}: expected >= 1")
+        stages = [c.name for c in self.curriculum]
+        if len(set(stages)) != len(stages):
+            raise ParamError(f"curriculum {stages}: each stage needs its own name")
 
     @property
     def conditions(self) -> tuple[TestCondition, ...]:
         return self.tests or (TestCondition("train-task"),)
+
+    def stage_configs(self, model: str, out: str | os.PathLike) -> list[tuple[Path, Any]]:
+        """``(run directory, TrainConfig)`` of each training stage of ``model`` in order, the main task last.
+
+        Curriculum stage k trains in ``out/curriculum/<model>/<k>-<name>`` from stage k-1's weights; the main
+        task trains in ``out/<model>`` from the last stage's.
+        """
+        out, runs, prev = Path(out), [], None
+        main = self.train_config(model)
+        for k, st in enumerate(self.curriculum, 1):
+            params = {**dict(self.params), **dict(st.params)}
+            size = int(params.pop("size", self.size))
+            d = out / "curriculum" / model / f"{k}-{st.name}"
+            runs.append((d, main.replace(params=params, size=size, steps=st.budget_steps,
+                                         minutes=st.budget_minutes, data=st.data, init_from=prev)))
+            prev = str(d)
+        runs.append((out / model, main.replace(init_from=prev) if prev else main))
+        return runs
 
     def train_config(self, model: str):
         from preattentive.training.config import TrainConfig
@@ -145,6 +187,7 @@ class CompareConfig:
             t["steps"] = tuple(steps if isinstance(steps, (list, tuple)) else [steps])
             tests.append(TestCondition(**t))
         d["tests"] = tuple(tests)
+        d["curriculum"] = tuple(CurriculumStage(**dict(c)) for c in d.get("curriculum") or ())
         return cls(**d)
 
     @classmethod
@@ -204,20 +247,23 @@ def compare(cfg: CompareConfig, out: str | os.PathLike, *, show_progress: bool =
     from preattentive.training.runs import read_run, write_json_atomic
 
     out = Path(out)
-    train_cfgs = {m: cfg.train_config(m) for m in cfg.models}  # validates every model's options up front
+    stages = {m: cfg.stage_configs(m, out) for m in cfg.models}  # validates every model's options up front
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "compare.json", cfg.to_dict())
     rows: list[dict[str, Any]] = []
     loaders: dict[str, Any] = {}
     for m in cfg.models:
-        run_dir = out / m
-        done = (run_dir / "run.json").is_file() and read_run(run_dir).get("status") == "done"
-        if not done:
-            resume = (run_dir / "run.json").is_file()
-            train_supervised(train_cfgs[m], run_dir, resume=resume, show_progress=show_progress)
+        steps, el = 0, {"wall": 0.0, "cpu": 0.0}
+        for run_dir, train_cfg in stages[m]:  # curriculum stages (if any), then the main task in out/<model>
+            done = (run_dir / "run.json").is_file() and read_run(run_dir).get("status") == "done"
+            if not done:
+                resume = (run_dir / "run.json").is_file()
+                train_supervised(train_cfg, run_dir, resume=resume, show_progress=show_progress)
+            r = read_run(run_dir)
+            steps += int(r["steps"])
+            el = {k: el[k] + float(r["elapsed"][k]) for k in el}
         net, rec = load_run(run_dir)
         net.eval()
-        steps, el = int(rec["steps"]), rec["elapsed"]
         base = {"model": m, "net_id": rec.get("model", m), "n_params": int(rec["n_params"]),
                 "flops_per_image": int(flops_per_image(net, cfg.size)), "train_steps": steps,
                 "train_images": steps * cfg.batch_size, "train_wall_s": float(el["wall"]),
@@ -254,9 +300,15 @@ def to_markdown(table, cfg: CompareConfig | None = None) -> str:
         budget = " and ".join(x for x in (f"{cfg.budget_steps} steps" if cfg.budget_steps else "",
                                           f"{cfg.budget_minutes} {cfg.clock}-minutes" if cfg.budget_minutes else "")
                               if x)
-        title = (f"Task `{cfg.task}` {dict(cfg.params)} at {cfg.size} px; budget per model: {budget}; "
+        stages = "".join(
+            f"{st.name} {dict(st.params)} for "
+            + " and ".join(x for x in (f"{st.budget_steps} steps" if st.budget_steps else "",
+                                       f"{st.budget_minutes} {cfg.clock}-minutes" if st.budget_minutes else "") if x)
+            + ", then " for st in cfg.curriculum)
+        title = (f"Task `{cfg.task}` {dict(cfg.params)} at {cfg.size} px; budget per model: {stages}{budget}"
+                 f"{' (steps and seconds below sum all stages)' if stages else ''}; "
                  f"batch {cfg.batch_size}, lr {cfg.lr}, seed {cfg.seed}.\n\n")
     return title + head + "\n".join(lines) + "\n"
 
 
-__all__ = ["COLUMNS", "CompareConfig", "TestCondition", "compare", "to_markdown", "wilson_interval"]
+__all__ = ["COLUMNS", "CompareConfig", "CurriculumStage", "TestCondition", "compare", "to_markdown", "wilson_interval"]

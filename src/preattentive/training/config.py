@@ -51,6 +51,7 @@ class TrainConfig:
     train_iters: int | None = None  # recurrent steps T unrolled in training (None: the model's default)
     data: str | None = None  # a Parquet stimulus-set directory instead of on-the-fly generation
     num_workers: int = 0  # DataLoader worker processes generating trials
+    init_from: str | None = None  # start from the weights of a finished run (or saved model dir) of the same net
 
     def __post_init__(self) -> None:
         if self.steps is None and self.minutes is None:

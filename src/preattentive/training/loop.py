@@ -21,7 +21,7 @@ from preattentive.training.checkpoint import latest_checkpoint, load_checkpoint,
 from preattentive.training.config import TrainConfig
 from preattentive.training.data import held_out, make_family, net_inputs, train_loader
 from preattentive.training.losses import LossOutput, supervised_loss
-from preattentive.training.runs import (append_metrics, build_net, check_out_dir, truncate_metrics,
+from preattentive.training.runs import (append_metrics, build_net, check_out_dir, init_weights, truncate_metrics,
                                         write_json_atomic, write_model)
 
 LossFn = Callable[[torch.nn.Module, dict[str, torch.Tensor]], LossOutput]
@@ -160,6 +160,8 @@ def train_supervised(config: TrainConfig, out: str | os.PathLike, *, resume: boo
         torch.manual_seed(config.seed)
         n_queries = len(getattr(family or val_family, "queries", ()) or ())
         net = model if model is not None else build_net(config, n_classes, n_queries)
+        if config.init_from:
+            init_weights(net, config.init_from)  # a resumed run then loads its own checkpoint over these
         n_params = sum(p.numel() for p in net.parameters() if p.requires_grad)
         model_id = getattr(net, "net_id", "") or config.model
         loss_fn = loss_fn or supervised_loss(config)

@@ -92,6 +92,26 @@ def build_net(config, n_classes: int, n_queries: int = 0) -> torch.nn.Module:
     return make_net(config.model, num_classes=n_classes, image_size=config.size, **kw)
 
 
+def init_weights(net: torch.nn.Module, source: str | os.PathLike) -> None:
+    """Copy into ``net`` the weights of a finished run directory or a saved model directory (same architecture).
+
+    This is how a curriculum stage hands its net to the next (``TrainConfig.init_from``).
+    """
+    from preattentive.models import load_net
+
+    p = Path(source)
+    model_dir = p / read_run(p).get("model_dir", "model") if (p / "run.json").is_file() else p
+    if not (model_dir / "config.json").is_file():
+        raise ParamError(f"init_from={str(source)!r}: expected a finished run directory or a saved model directory")
+    src = load_net(model_dir).state_dict()
+    dst = net.state_dict()
+    bad = sorted(set(src) ^ set(dst)) or [k for k in dst if dst[k].shape != src[k].shape]
+    if bad:
+        raise ParamError(f"init_from={str(source)!r}: its weights do not fit this net (first mismatch: {bad[0]!r}); "
+                         "expected a run of the same net id, overrides and image size")
+    net.load_state_dict(src)
+
+
 def write_model(net: torch.nn.Module, target: Path) -> None:
     """``save_net`` into a temporary directory, then swap it into ``target``."""
     from preattentive.models import save_net
