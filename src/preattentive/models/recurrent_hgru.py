@@ -140,5 +140,10 @@ register_net("hgru-16-v1", HGRUNet, HGRUConfig(), "one hGRU layer, 16 channels, 
 # Same layer on a stride-2 front end: the recurrent grid is (H/2, W/2), ~4x fewer FLOPs; the 7x7 front-end conv
 # still sees every pixel, and one 7x7 horizontal step then spans 14 px of the image.
 register_net("hgru-16-s2-v1", HGRUNet, HGRUConfig(stem_stride=2), "hgru-16 on a stride-2 front end (~4x cheaper)")
+# For mazes drawn at 2 px per grid unit (maze-v1's Bansal layout): the stride-2 front end gives one grid unit per
+# recurrent pixel and a 3x3 horizontal kernel spreads activity one unit per step, so a 2-px wall can stop it (a 7x7
+# kernel would jump it); 30 steps as Bansal et al. train their maze nets; test larger mazes with more steps.
+register_net("hgru-16-maze-v1", HGRUNet, HGRUConfig(stem_stride=2, kernel=3, steps=30),
+             "hgru-16 for mazes: one grid unit per step (stride-2 front end, 3x3 kernel), 30 steps")
 for _mode in ("late", "film"):
     register_net(f"hgru-16-{_mode}-v1", HGRUNet, HGRUConfig(conditioning=_mode, num_queries=8))
