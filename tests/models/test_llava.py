@@ -67,6 +67,19 @@ def test_labels_cover_answer_tokens_only(tiny_llava, tiny_images):
     assert (b.labels[b.inputs["attention_mask"] == 0] == -100).all()
 
 
+def test_loss_per_token_or_per_sample(tiny_llava, tiny_images):
+    answers = ["red", "a red circle left of a blue square"]  # 1 and 8 answer words
+    b = tiny_llava.batch(tiny_images[:2], QUESTIONS[:2], answers)
+    with torch.no_grad():
+        token, sample = tiny_llava.loss(b), tiny_llava.loss(b, per="sample")
+        ones = [tiny_llava.loss(tiny_llava.batch(tiny_images[i:i + 1], QUESTIONS[i:i + 1], answers[i:i + 1]))
+                for i in range(2)]
+    assert torch.allclose(sample, (ones[0] + ones[1]) / 2, atol=1e-5)  # each sample's mean, then the mean
+    assert not torch.allclose(token, sample)
+    with pytest.raises(ValueError, match="per="):
+        tiny_llava.loss(b, per="batch")
+
+
 def test_batched_generation_with_left_padding_equals_batch_of_one(tiny_llava, tiny_images):
     b = tiny_llava.batch(tiny_images, QUESTIONS)
     assert (b.inputs["attention_mask"][:, 0] == 0).any()  # the questions differ in length: left padding used

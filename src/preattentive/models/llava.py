@@ -200,9 +200,21 @@ class Llava(ProcessorModel):
             out += [t.strip() for t in tok.batch_decode(new, skip_special_tokens=True)]
         return out
 
-    def loss(self, batch: LlavaBatch) -> "torch.Tensor":  # noqa: F821
-        """Mean cross-entropy on the answer tokens of a training batch."""
-        return self.model(**batch.inputs, labels=batch.labels).loss
+    def loss(self, batch: LlavaBatch, *, per: str = "token") -> "torch.Tensor":  # noqa: F821
+        """Cross-entropy on the answer tokens of a training batch: the mean over all answer tokens (``"token"``,
+        HF's loss) or over samples of each sample's mean (``"sample"``: a one-word answer weighs as much as a
+        ten-word caption)."""
+        import torch.nn.functional as F
+
+        if per == "token":
+            return self.model(**batch.inputs, labels=batch.labels).loss
+        if per != "sample":
+            raise ValueError(f"per={per!r}: expected 'token' or 'sample'")
+        logits = self.model(**batch.inputs).logits[:, :-1].float()  # (B, T-1, V) predicts tokens 1..T-1
+        labels = batch.labels[:, 1:]  # (B, T-1)
+        nll = F.cross_entropy(logits.transpose(1, 2), labels, ignore_index=-100, reduction="none")  # (B, T-1)
+        n = (labels != -100).sum(1).clamp(min=1)
+        return (nll.sum(1) / n).mean()
 
     def save(self, directory: str | os.PathLike) -> Path:
         """``save_pretrained`` of model and processor (tokenizer and chat template included)."""
