@@ -32,11 +32,11 @@ def train_clip_cmd(
                                         help="NegCLIP swap twins in each batch (default on; off = bag of words)."),
     twins: Optional[str] = typer.Option(None, help="Twin kinds per scene, comma-separated: swap, transpose, "
                                                    "swap+transpose (default swap)."),
-    minutes: Optional[float] = typer.Option(None, help="Time budget, minutes of --clock (default 4)."),
+    minutes: Optional[float] = typer.Option(None, help="Time budget, minutes of --clock (default 5)."),
     steps: Optional[int] = typer.Option(None, help="Step limit (default 3000)."),
     clock: Optional[str] = typer.Option(None, help="Budget clock: cpu (process CPU time) or wall (default cpu)."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Pairs per step (default 64)."),
-    lr: Optional[float] = typer.Option(None, help="Peak AdamW learning rate (default 1e-3)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Pairs per step (default 32)."),
+    lr: Optional[float] = typer.Option(None, help="Peak AdamW learning rate (default 6e-4)."),
     seed: Optional[int] = typer.Option(None, help="Initialisation and data seed (default 0)."),
     threads: Optional[int] = typer.Option(None, help="torch threads (default: torch's choice)."),
     param: Optional[List[str]] = typer.Option(None, "--param", "-p", help="scenes " + PARAM_HELP),
@@ -44,7 +44,7 @@ def train_clip_cmd(
 ) -> None:
     """Train a CLIP contrastively on scenes captions (on the fly); print the held-out zero-shot accuracy.
 
-    Example: preattentive train clip --out runs/clip-hn --minutes 4
+    Example: preattentive train clip --out runs/clip-hn --minutes 5
     """
     from preattentive.training.clip import train_clip
 
@@ -67,10 +67,11 @@ def train_llava_cmd(
     preset: Optional[str] = typer.Option(None, help="LLaVA preset (default llava-tiny)."),
     projector: Optional[str] = typer.Option(None, help="linear (v1) or mlp2x_gelu (v1.5, default)."),
     stage1_minutes: Optional[float] = typer.Option(None, "--stage1-minutes", help="Stage-1 budget (default 0.5)."),
-    stage2_minutes: Optional[float] = typer.Option(None, "--stage2-minutes", help="Stage-2 budget (default 4)."),
+    stage2_minutes: Optional[float] = typer.Option(None, "--stage2-minutes", help="Stage-2 budget (default 4.5)."),
     stage1_steps: Optional[int] = typer.Option(None, "--stage1-steps", help="Stage-1 step limit."),
     stage2_steps: Optional[int] = typer.Option(None, "--stage2-steps", help="Stage-2 step limit."),
-    clip_minutes: Optional[float] = typer.Option(None, "--clip-minutes", help="CLIP budget when --vision is unset."),
+    clip_minutes: Optional[float] = typer.Option(None, "--clip-minutes",
+                                                 help="CLIP budget when --vision is unset (default 5)."),
     clock: Optional[str] = typer.Option(None, help="Budget clock: cpu or wall (default cpu)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Triples per step (default 32)."),
     other_fraction: Optional[float] = typer.Option(None, "--other-fraction",

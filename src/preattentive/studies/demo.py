@@ -56,7 +56,7 @@ class DemoConfig:
     clip_preset: str = "clip-tiny"  # models.clip preset id
     clip_steps: int = 3000  # step limit
     clip_minutes: float = 3.0  # CPU minutes (process CPU time, all threads)
-    clip_batch_size: int = 64  # image-caption pairs per step (scenes + swapped twins)
+    clip_batch_size: int = 32  # image-caption pairs per step (scenes + swapped twins), as train_clip's default
     clip_eval_n: int = 144  # held-out scene images for the trainer's own zero-shot check
     llava_preset: str = "llava-tiny"  # models.llava preset id
     llava_batch_size: int = 32  # (image, question, answer) triples per step
