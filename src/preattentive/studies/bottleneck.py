@@ -126,7 +126,7 @@ def _run(cfg: BottleneckConfig, out: Path, log: Callable[[str], None]) -> Bottle
     from preattentive.evaluation import accuracy_table, evaluate, load_model
     from preattentive.evaluation.suites import suite_from_dict
     from preattentive.report.bottleneck import accuracy_vs_tokens_figure
-    from preattentive.studies.stages import run_finished
+    from preattentive.training.runs import run_finished
     from preattentive.training import TrainConfig, train_supervised
     from preattentive.training.config import TEST_SEED_OFFSET
 

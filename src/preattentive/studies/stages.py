@@ -40,14 +40,6 @@ def _has_family(name: str) -> bool:
     return name in stimuli.REGISTRY
 
 
-def run_finished(run: Path) -> bool:
-    """A finished run directory (run.json present and a model folder): reused rather than retrained."""
-    if not (run / "run.json").is_file():
-        return False
-    record = json.loads((run / "run.json").read_text())
-    return (run / record.get("model_dir", "model")).is_dir() and record.get("status", "done") in ("done", "finished")
-
-
 # --------------------------------------------------------------------------------------------- stimuli
 def stage_suite(ctx: Context) -> None:
     """Preview grids (one row per difficulty rung) for every registered stimulus family: ``stimuli/<id>.png``."""
@@ -84,6 +76,7 @@ def stage_nets(ctx: Context) -> None:
     """
     from preattentive.datasets import generate_set
     from preattentive.training import TrainConfig, train_supervised
+    from preattentive.training.runs import run_finished
 
     cfg = ctx.cfg
     for task in cfg.net_tasks:
@@ -119,6 +112,7 @@ def stage_nets(ctx: Context) -> None:
 def stage_clip(ctx: Context) -> None:
     """Train the tiny CLIP with NegCLIP hard negatives (the CLIP/LLaVA room's recipe)."""
     from preattentive.training.clip import train_clip
+    from preattentive.training.runs import run_finished
 
     cfg = ctx.cfg
     run = ctx.run_dir("clip-hn")
@@ -134,6 +128,7 @@ def stage_clip(ctx: Context) -> None:
 def stage_llava(ctx: Context) -> None:
     """Train the tiny LLaVA on the CLIP tower (the CLIP/LLaVA room's recipe)."""
     from preattentive.training.llava import train_llava
+    from preattentive.training.runs import run_finished
 
     cfg = ctx.cfg
     if "clip-hn" not in ctx.runs:

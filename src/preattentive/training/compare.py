@@ -164,7 +164,8 @@ class CompareConfig:
                            minutes=self.budget_minutes, clock=self.clock, batch_size=self.batch_size, lr=self.lr,
                            weight_decay=self.weight_decay, warmup=self.warmup, seed=self.seed, val_n=self.val_n,
                            val_every=self.val_every, ckpt_every=self.val_every, step_loss=self.step_loss,
-                           progressive_alpha=self.progressive_alpha, train_iters=self.train_iters, data=self.data, num_workers=self.num_workers)
+                           progressive_alpha=self.progressive_alpha, train_iters=self.train_iters, data=self.data,
+                           num_workers=self.num_workers)
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(self), default=str))
@@ -244,7 +245,7 @@ def compare(cfg: CompareConfig, out: str | os.PathLike, *, show_progress: bool =
 
     from preattentive.models import flops_per_image
     from preattentive.training.loop import load_run, train_supervised
-    from preattentive.training.runs import read_run, write_json_atomic
+    from preattentive.training.runs import read_run, run_finished, write_json_atomic
 
     out = Path(out)
     stages = {m: cfg.stage_configs(m, out) for m in cfg.models}  # validates every model's options up front
@@ -255,8 +256,7 @@ def compare(cfg: CompareConfig, out: str | os.PathLike, *, show_progress: bool =
     for m in cfg.models:
         steps, el = 0, {"wall": 0.0, "cpu": 0.0}
         for run_dir, train_cfg in stages[m]:  # curriculum stages (if any), then the main task in out/<model>
-            done = (run_dir / "run.json").is_file() and read_run(run_dir).get("status") == "done"
-            if not done:
+            if not run_finished(run_dir):
                 resume = (run_dir / "run.json").is_file()
                 train_supervised(train_cfg, run_dir, resume=resume, show_progress=show_progress)
             r = read_run(run_dir)

@@ -63,6 +63,14 @@ def read_run(path: str | os.PathLike) -> dict[str, Any]:
     return json.loads(f.read_text())
 
 
+def run_finished(run: Path) -> bool:
+    """A finished run directory (run.json present and a model folder): reused rather than retrained."""
+    if not (run / "run.json").is_file():
+        return False
+    record = read_run(run)
+    return (run / record.get("model_dir", "model")).is_dir() and record.get("status", "done") in ("done", "finished")
+
+
 def check_out_dir(out: Path, config, *, resume: bool) -> None:
     """Refuse to overwrite a run, or to resume one whose configuration differs (besides the budgets)."""
     if not resume:
