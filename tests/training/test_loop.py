@@ -165,6 +165,15 @@ def test_init_from_starts_from_a_finished_run(tmp_path, toy_family):
                      show_progress=False)
     other, _ = load_run(tmp_path / "c")
     assert not torch.allclose(next(fresh.parameters()), next(other.parameters()))
+    # a resumed run continues from its own checkpoint: the source of its first weights is no longer needed
+    import shutil
+
+    shutil.copytree(tmp_path / "a", tmp_path / "a2")
+    train_supervised(tiny(toy_family, steps=2, init_from=str(tmp_path / "a2")), tmp_path / "e", show_progress=False)
+    shutil.rmtree(tmp_path / "a2")
+    res = train_supervised(tiny(toy_family, steps=4, init_from=str(tmp_path / "a2")), tmp_path / "e", resume=True,
+                           show_progress=False)
+    assert res.steps == 4
     # another architecture's weights are refused before anything is written
     with pytest.raises(ValueError, match="do not fit this net"):
         train_supervised(tiny(toy_family, model="vit-30k", steps=1, init_from=str(tmp_path / "a")), tmp_path / "d",

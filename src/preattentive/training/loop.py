@@ -160,17 +160,18 @@ def train_supervised(config: TrainConfig, out: str | os.PathLike, *, resume: boo
         torch.manual_seed(config.seed)
         n_queries = len(getattr(family or val_family, "queries", ()) or ())
         net = model if model is not None else build_net(config, n_classes, n_queries)
-        if config.init_from:
-            init_weights(net, config.init_from)  # a resumed run then loads its own checkpoint over these
+        ckpt_root = out / "checkpoint"
+        resuming = resume and latest_checkpoint(ckpt_root) is not None
+        if config.init_from and not resuming:  # a resumed run starts from its own checkpoint instead
+            init_weights(net, config.init_from)
         n_params = sum(p.numel() for p in net.parameters() if p.requires_grad)
         model_id = getattr(net, "net_id", "") or config.model
         loss_fn = loss_fn or supervised_loss(config)
         _preflight(net, loss_fn, val_family)  # a bad model/loss pairing fails here, before `out` exists
         accelerator.wait_for_everyone()  # every process has checked `out` before the main one creates it
         optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        ckpt_root = out / "checkpoint"
         start_step, before = 0, None
-        if resume and latest_checkpoint(ckpt_root) is not None:
+        if resuming:
             ck = load_checkpoint(ckpt_root, net, optimizer)
             start_step, before = ck.step, ck.elapsed
         out.mkdir(parents=True, exist_ok=True)
