@@ -164,7 +164,7 @@ def train_llava(config: LlavaTrainConfig | None = None, *, out: str | Path, resu
     >>> load_llava(run).generate([image], ["what color is the circle?"])  # doctest: +SKIP
     """
     from preattentive.models.clip import build_clip, load_clip
-    from preattentive.models.llava import build_llava
+    from preattentive.models.llava import PRESETS, build_llava
     from preattentive.models.vlm_common import locate, resolve_device
     from preattentive.training.clip import train_clip
     from preattentive.training.vlm_data import QAStream, qa_accuracy
@@ -173,8 +173,6 @@ def train_llava(config: LlavaTrainConfig | None = None, *, out: str | Path, resu
     configure_threads(cfg.threads)
     if cfg.vision not in (None, "scratch"):
         locate(cfg.vision, "CLIP")  # a missing tower is a one-line error before the run directory exists
-    from preattentive.models.llava import PRESETS
-
     PRESETS.make(cfg.preset, projector=cfg.projector)  # likewise an unknown preset or projector
     data = QAStream(cfg.scenes, other_fraction=cfg.other_fraction, seed=cfg.seed)
     writer = RunWriter(out, "llava", cfg, task=data.task(), resume=resume)
