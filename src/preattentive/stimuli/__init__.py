@@ -44,7 +44,7 @@ def get(id: str) -> type[StimulusFamily]:
 
 
 # One module per family; importing a module registers its family.
-_FAMILY_MODULES = ("figure_ground", "border_ownership", "curve_tracing", "maze", "counting", "search",
+_FAMILY_MODULES = ("figure_ground", "border_ownership", "curve_tracing", "maze", "maze_path", "counting", "search",
                    "hard_boundary", "scenes")
 for _m in _FAMILY_MODULES:
     importlib.import_module(f"{__name__}.{_m}")

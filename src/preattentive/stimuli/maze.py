@@ -112,6 +112,39 @@ def carve(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.array(parent), np.array(order)
 
 
+def draw_units(units: np.ndarray, size: int, u: int, off: int) -> np.ndarray:
+    """RGB image of a unit grid (0 wall, 1 corridor, 2 start, 3 goal), ``u`` px per unit, corner at ``off`` px."""
+    palette = np.array([WALL, FREE, START, GOAL], np.uint8)
+    img = np.zeros((size, size, 3), np.uint8)
+    span = u * units.shape[0]
+    img[off : off + span, off : off + span] = palette[np.repeat(np.repeat(units, u, 0), u, 1)]
+    return img
+
+
+def passage_grids(parent: np.ndarray, n: int, skip: int = -1) -> tuple[np.ndarray, np.ndarray]:
+    """Open passages of a spanning tree: ``right`` (n, n-1) between (r, c)-(r, c+1), ``down`` (n-1, n) between
+    (r, c)-(r+1, c); the passage from cell ``skip`` to its parent stays walled."""
+    N = n * n
+    right = np.zeros((n, n - 1), bool)
+    down = np.zeros((n - 1, n), bool)
+    child = np.flatnonzero((parent >= 0) & (np.arange(N) != skip))
+    a, b = np.minimum(child, parent[child]), np.maximum(child, parent[child])
+    horiz = b - a == 1
+    right[a[horiz] // n, a[horiz] % n] = True
+    down[a[~horiz] // n, a[~horiz] % n] = True
+    return right, down
+
+
+def unit_grid(right: np.ndarray, down: np.ndarray) -> np.ndarray:
+    """(2n+1, 2n+1) uint8 grid of units: cells and open passages 1, walls 0."""
+    n = down.shape[1]
+    units = np.zeros((2 * n + 1, 2 * n + 1), np.uint8)
+    units[1::2, 1::2] = 1
+    units[1::2, 2:-1:2] = right
+    units[2:-1:2, 1::2] = down
+    return units
+
+
 @register_family
 class Maze(StimulusFamily):
     """A grid maze with a green and a red cell: is there a path between them? (Bansal et al. 2022).
@@ -168,13 +201,7 @@ class Maze(StimulusFamily):
         pos[order] = np.arange(N)
         region = ((pos >= pos[cut]) & (pos < pos[cut] + sub[cut])).astype(np.int64)  # 1 = cut-off subtree
         # Open passages: tree edges except the sealed one, plus loops inside each region.
-        right = np.zeros((n, n - 1), bool)  # passage between (r, c) and (r, c+1)
-        down = np.zeros((n - 1, n), bool)  # passage between (r, c) and (r+1, c)
-        child = np.flatnonzero((parent >= 0) & (np.arange(N) != cut))
-        a, b = np.minimum(child, parent[child]), np.maximum(child, parent[child])
-        horiz = b - a == 1
-        right[a[horiz] // n, a[horiz] % n] = True
-        down[a[~horiz] // n, a[~horiz] % n] = True
+        right, down = passage_grids(parent, n, skip=cut)
         if p.loops > 0:
             reg = region.reshape(n, n)
             for grid, same in ((right, reg[:, :-1] == reg[:, 1:]), (down, reg[:-1] == reg[1:])):
@@ -193,19 +220,12 @@ class Maze(StimulusFamily):
         g = int(allowed[np.argmin(err)])
         path = self._path(right, down, s, g) if label else []
         # Pixels: units (2r+1, 2c+1) are cells; (2r+1, 2c+2) / (2r+2, 2c+1) the passages right / down.
-        units = np.zeros((2 * n + 1, 2 * n + 1), np.uint8)
-        units[1::2, 1::2] = 1
-        units[1::2, 2:-1:2] = right
-        units[2:-1:2, 1::2] = down
+        units = unit_grid(right, down)
         (sr, sc), (gr, gc) = divmod(s, n), divmod(g, n)
         units[2 * sr + 1, 2 * sc + 1], units[2 * gr + 1, 2 * gc + 1] = 2, 3
-        palette = np.array([WALL, FREE, START, GOAL], np.uint8)
-        img = np.zeros((size, size, 3), np.uint8)
-        span = u * (2 * n + 1)
-        img[off : off + span, off : off + span] = palette[np.repeat(np.repeat(units, u, 0), u, 1)]
         centre = lambda r, c: [off + u * (2 * r + 1) + u // 2, off + u * (2 * c + 1) + u // 2]  # noqa: E731
         return Trial(
-            image=img,
+            image=draw_units(units, size, u, off),
             label=label,
             question="Is there a path through the maze from the green square to the red square?",
             choices=("no", "yes"),

@@ -1,0 +1,151 @@
+"""Maze paths: Bansal et al.'s task — mark every pixel of the path from the green to the red cell.
+
+Design (Bansal et al. 2022, NeurIPS, "End-to-end algorithm synthesis with recurrent networks"; Schwarzschild et
+al. 2021, easy-to-hard mazes): a perfect maze (recursive-backtracker spanning tree, every cell reachable by
+exactly one route), drawn as in ``maze-v1`` — 2 x cells + 1 grid units, ``cell_px`` px each, white corridors on
+black walls, the start cell green and the goal cell red. The target is dense: ``meta["target"]``, a boolean
+(size, size) mask of the pixels of the unique route (its cells and the passages between them, start and goal
+included), which is what the Deep-Thinking nets are trained to output pixel by pixel and scored on ("solved" =
+every pixel right).
+
+So that every trial also has a question a vision-language model can answer, the label is the first move of the
+route: which way must you leave the green cell — up, down, left or right? Balanced by construction: the start
+is a cell with an opening that way and at least two openings (a dead end would give the answer away); the goal
+is drawn uniformly from the cells whose route leaves that way. Only the goal's side decides the label, so the
+walls next to the start carry no tell beyond "this opening exists".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from preattentive.stimuli import register_family
+from preattentive.stimuli.base import MAX_SIZE, MIN_SIZE, Params, Trial, check_range
+from preattentive.stimuli.maze import Maze, carve, draw_units, layout, passage_grids, unit_grid
+
+MOVES = ((-1, 0), (1, 0), (0, -1), (0, 1))  # label order: up, down, left, right (row, col)
+
+
+@dataclass(frozen=True)
+class MazePathParams(Params):
+    """Parameters of ``maze-path-v1`` (same geometry as ``maze-v1``; perfect mazes only, so the route is unique)."""
+
+    size: int | None = 64  # image side, px; None: cell_px * (2 * cells + 1) + 2 (Bansal et al.'s layout)
+    cells: int = 9  # cells per side (the paper's "n x n maze" has n = 2 * cells - 1 grid units)
+    cell_px: int | None = None  # px per grid unit; None: the largest that fits `size` (2 if size=None)
+
+    def __post_init__(self) -> None:
+        check_range("cells", self.cells, 3, 200)
+        if self.cell_px is not None:
+            check_range("cell_px", self.cell_px, 1, 64)
+        if self.size is not None:
+            check_range("size", self.size, MIN_SIZE, MAX_SIZE)
+        layout(self)  # raises ParamError when the maze cannot fit
+
+
+def open_moves(right: np.ndarray, down: np.ndarray) -> np.ndarray:
+    """(n*n, 4) bool: can you leave each cell up / down / left / right?"""
+    n = down.shape[1]
+    m = np.zeros((n, n, 4), bool)
+    m[1:, :, 0] = down  # up from (r, c) = down from (r-1, c)
+    m[:-1, :, 1] = down
+    m[:, 1:, 2] = right
+    m[:, :-1, 3] = right
+    return m.reshape(n * n, 4)
+
+
+def first_moves(moves: np.ndarray, n: int, s: int) -> np.ndarray:
+    """(n*n,) for every cell, the first move (0-3) of the route from ``s`` to it; -1 for ``s`` itself."""
+    first = np.full(n * n, -2, np.int64)
+    first[s] = -1
+    q = deque()
+    for k, (dr, dc) in enumerate(MOVES):
+        if moves[s, k]:
+            x = s + dr * n + dc
+            first[x] = k
+            q.append(x)
+    while q:
+        c = q.popleft()
+        for k, (dr, dc) in enumerate(MOVES):
+            x = c + dr * n + dc
+            if moves[c, k] and first[x] == -2:
+                first[x] = first[c]
+                q.append(x)
+    return first
+
+
+@register_family
+class MazePath(Maze):
+    """A perfect maze with a green and a red cell: the route between them (dense) and its first move (label).
+
+    ``meta``: ``target`` (size, size) bool mask of the route's pixels, ``path`` [[row, col], ...] cells from
+    start to goal, ``start``/``goal`` cells, ``markers`` centre pixels of the green and red cells, ``cells``,
+    ``cell_px``, ``offset``.
+
+    Example
+    -------
+    >>> from preattentive import stimuli
+    >>> t = stimuli.make("maze-path", size=None, cells=5, seed=0).trial(2)
+    >>> t.image.shape, t.meta["target"].shape, t.answer
+    ((24, 24, 3), (24, 24), 'left')
+    """
+
+    id = "maze-path-v1"
+    citation = ("Bansal et al. 2022, NeurIPS (End-to-end algorithm synthesis with recurrent networks); "
+                "Schwarzschild et al. 2021, NeurIPS Datasets & Benchmarks (easy-to-hard mazes)")
+    ParamsType = MazePathParams
+    n_classes = 4
+    mask_classes = 2  # meta["target"]: 0 off the route, 1 on it
+    ladder = Maze.ladder
+    difficulty_keys = ("cells",)
+
+    def _params_for_rung(self, k: int) -> Params:
+        if not self.params.mix_levels:
+            return self.params
+        p = dataclasses.replace(self.params, **self.ladder[k])
+        if self.params.size is None:  # one image size for the whole set: that of the largest rung
+            biggest = dataclasses.replace(self.params, mix_levels=False, cells=max(r["cells"] for r in self.ladder))
+            size, u, _ = layout(biggest)
+            p = dataclasses.replace(p, size=size, cell_px=u)
+        return p
+
+    def _make(self, rng: np.random.Generator, label: int, p: Params) -> Trial:
+        assert isinstance(p, MazePathParams)
+        n = p.cells
+        size, u, off = layout(p)
+        parent, _ = carve(rng, n)
+        right, down = passage_grids(parent, n)
+        moves = open_moves(right, down)
+        starts = np.flatnonzero(moves[:, label] & (moves.sum(1) >= 2))
+        if len(starts) == 0:  # only in tiny mazes: allow a dead end
+            starts = np.flatnonzero(moves[:, label])
+        s = int(rng.choice(starts))
+        g = int(rng.choice(np.flatnonzero(first_moves(moves, n, s) == label)))
+        path = self._path(right, down, s, g)
+        units = unit_grid(right, down)
+        route = np.zeros_like(units, dtype=bool)
+        for a, b in zip(path, path[1:] + path[-1:]):  # each cell and the passage to the next
+            (ra, ca), (rb, cb) = divmod(a, n), divmod(b, n)
+            route[2 * ra + 1, 2 * ca + 1] = True
+            route[ra + rb + 1, ca + cb + 1] = True
+        (sr, sc), (gr, gc) = divmod(s, n), divmod(g, n)
+        units[2 * sr + 1, 2 * sc + 1], units[2 * gr + 1, 2 * gc + 1] = 2, 3
+        target = np.zeros((size, size), bool)
+        span = u * (2 * n + 1)
+        target[off : off + span, off : off + span] = np.repeat(np.repeat(route, u, 0), u, 1)
+        centre = lambda r, c: [off + u * (2 * r + 1) + u // 2, off + u * (2 * c + 1) + u // 2]  # noqa: E731
+        return Trial(
+            image=draw_units(units, size, u, off),
+            label=label,
+            question="Which way must you leave the green square to reach the red square through the maze?",
+            choices=("up", "down", "left", "right"),
+            prompts=tuple(f"a maze whose path from the green square to the red square starts {d}"
+                          for d in ("upwards", "downwards", "to the left", "to the right")),
+            difficulty={"cells": n, "grid": 2 * n - 1, "path_cells": len(path)},
+            meta={"target": target, "markers": [centre(sr, sc), centre(gr, gc)], "cells": n, "cell_px": u,
+                  "offset": off, "start": [sr, sc], "goal": [gr, gc], "path": [list(divmod(c, n)) for c in path]},
+        )
