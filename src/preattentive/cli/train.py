@@ -48,6 +48,10 @@ def supervised(
     ckpt_every: Optional[int] = typer.Option(None, "--ckpt-every", help="Checkpoint every N steps (default 200)."),
     step_loss: Optional[str] = typer.Option(None, "--step-loss", help="Recurrent nets: final, mean, progressive."),
     train_iters: Optional[int] = typer.Option(None, "--train-iters", help="Recurrent steps in training."),
+    target: Optional[str] = typer.Option(None, "--target", help="label (default) or mask: per-pixel, e.g. the "
+                                         "maze-path route (nets with a per-pixel head: recall-16, recall-16-ff)."),
+    progressive_alpha: Optional[float] = typer.Option(None, "--progressive-alpha",
+                                                      help="Weight of the progressive term (default 0.5)."),
     data: Optional[Path] = typer.Option(None, help="Train on a Parquet set directory instead of on the fly."),
     workers: Optional[int] = typer.Option(None, help="DataLoader worker processes (default 0)."),
     init_from: Optional[Path] = typer.Option(None, "--init-from",
@@ -70,7 +74,8 @@ def supervised(
              "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "warmup": warmup, "seed": seed,
              "val_n": val_n, "val_every": val_every, "ckpt_every": ckpt_every, "step_loss": step_loss,
              "train_iters": train_iters, "data": str(data) if data else None, "num_workers": workers,
-             "init_from": str(init_from) if init_from else None}
+             "init_from": str(init_from) if init_from else None, "target": target,
+             "progressive_alpha": progressive_alpha}
     given = {k: v for k, v in given.items() if v is not None}
     if param:
         given["params"] = parse_params(param)
@@ -113,6 +118,7 @@ def compare_cmd(
     test_n: Optional[int] = typer.Option(None, "--test-n", help="Test trials per condition (default 1000)."),
     data: Optional[Path] = typer.Option(None, help="A Parquet training set shared by every model."),
     workers: Optional[int] = typer.Option(None, help="DataLoader worker processes (default 0)."),
+    target: Optional[str] = typer.Option(None, "--target", help="label (default) or mask (per-pixel, e.g. maze-path)."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="Study YAML (flags override its fields)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory (runs, results.parquet, results.md)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
@@ -122,7 +128,7 @@ def compare_cmd(
 
     given = {"models": models, "task": task, "size": size, "budget_steps": budget_steps,
              "budget_minutes": budget_minutes, "clock": clock, "batch_size": batch_size, "lr": lr, "seed": seed,
-             "test_n": test_n, "data": str(data) if data else None, "num_workers": workers}
+             "test_n": test_n, "data": str(data) if data else None, "num_workers": workers, "target": target}
     given = {k: v for k, v in given.items() if v is not None}
     if param:
         given["params"] = parse_params(param)

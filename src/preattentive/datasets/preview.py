@@ -18,11 +18,16 @@ def rung_generators(gen: StimulusFamily) -> list[tuple[str, StimulusFamily]]:
     cls = type(gen)
     if not cls.ladder or gen.params.level is not None:
         return [(_describe(gen.params, cls.difficulty_keys, gen.params.level), gen)]
+    from preattentive.stimuli.base import ParamError
+
     rows = []
     for r, rung in enumerate(cls.ladder):
-        p = dataclasses.replace(gen.params, **rung, level=r, mix_levels=False)
-        rows.append((_describe(p, cls.difficulty_keys, r), cls(p, seed=gen.seed)))
-    return rows
+        try:  # a rung may not fit the set's image size (e.g. larger mazes at a fixed cell_px): leave it out
+            p = dataclasses.replace(gen.params, **rung, level=r, mix_levels=False)
+            rows.append((_describe(p, cls.difficulty_keys, r), cls(p, seed=gen.seed)))
+        except ParamError:
+            continue
+    return rows or [(_describe(gen.params, cls.difficulty_keys, None), gen)]
 
 
 def _describe(p, keys, level) -> str:

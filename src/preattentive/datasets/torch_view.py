@@ -7,6 +7,8 @@ Items are dicts of tensors, so torch's default ``collate_fn`` batches them::
     query_id  int64   ()  index into the family's ``queries`` (-1 when the question does not vary)
     index     int64   ()  the trial's index in its set (item i of a family depends only on (seed, i))
     level     int64   ()  difficulty-ladder rung (-1 when none applies)
+    target    int64   (H, W)  per-pixel classes, only for families with a dense target (``meta["target"]``,
+                              e.g. the maze-path route)
 
 torch is imported here, so import this module only where torch is wanted (the stimuli room never does).
 """
@@ -35,17 +37,20 @@ def images_tensor(images: np.ndarray | list[np.ndarray]) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(arr.transpose(0, 3, 1, 2))).float().div_(255.0)
 
 
-def make_item(image: np.ndarray, label: int, query_id: int | None, index: int, level: int | None
-              ) -> dict[str, torch.Tensor]:
-    """One dataset item; ``None`` query or level becomes -1."""
-    return {"image": image_tensor(image), "label": torch.tensor(int(label)),
+def make_item(image: np.ndarray, label: int, query_id: int | None, index: int, level: int | None,
+              target: np.ndarray | None = None) -> dict[str, torch.Tensor]:
+    """One dataset item; ``None`` query or level becomes -1; ``target`` (H, W) only when given."""
+    item = {"image": image_tensor(image), "label": torch.tensor(int(label)),
             "query_id": torch.tensor(-1 if query_id is None else int(query_id)), "index": torch.tensor(int(index)),
             "level": torch.tensor(-1 if level is None else int(level))}
+    if target is not None:
+        item["target"] = torch.from_numpy(np.asarray(target, dtype=np.int64))
+    return item
 
 
 def trial_item(t: Trial, level: int | None) -> dict[str, torch.Tensor]:
     """The dataset item for one trial."""
-    return make_item(t.image, t.label, t.meta.get("query_id"), t.index, level)
+    return make_item(t.image, t.label, t.meta.get("query_id"), t.index, level, t.meta.get("target"))
 
 
 class TrialDataset(Dataset):
@@ -95,13 +100,13 @@ class TrialDataset(Dataset):
         return self._row(i)
 
     def _row(self, i: int) -> dict[str, torch.Tensor]:
-        import json
-
         from preattentive.datasets.parquet import decode_png
+        from preattentive.stimuli.base import meta_from_json
 
         row: dict[str, Any] = {c: self.table.column(c)[i].as_py() for c in self.table.column_names}
-        return make_item(decode_png(row["image"]["bytes"]), row["label"], json.loads(row["meta"]).get("query_id"),
-                         row["index"], row["level"])
+        meta = meta_from_json(row["meta"])
+        return make_item(decode_png(row["image"]["bytes"]), row["label"], meta.get("query_id"), row["index"],
+                         row["level"], meta.get("target"))
 
 
 def is_set_dir(path: str | os.PathLike) -> bool:

@@ -54,6 +54,8 @@ class NetOutput:
     step_logits: Tensor  # (T, B, C)
     states: tuple[dict[str, Tensor], ...]  # length T; layer name -> (B, C_l, h_l, w_l)
     hidden: Any = None  # recurrent state after the last step (net-specific tensors), None for feedforward nets
+    pixel_logits: Tensor | None = None  # (B, C, H, W) final step's per-pixel logits at image resolution (nets
+    # with a dense head, for dense targets such as the maze-path route; None for nets without one)
 
     @property
     def steps(self) -> int:
@@ -117,10 +119,11 @@ class VisionNet(nn.Module):
         return t
 
 
-def _stack(step_logits: list[Tensor], states: list[dict[str, Tensor]], hidden: Any = None) -> NetOutput:
+def _stack(step_logits: list[Tensor], states: list[dict[str, Tensor]], hidden: Any = None,
+           pixel_logits: Tensor | None = None) -> NetOutput:
     """Assemble a NetOutput from per-step lists."""
     sl = torch.stack(step_logits)  # (T, B, C)
-    return NetOutput(logits=sl[-1], step_logits=sl, states=tuple(states), hidden=hidden)
+    return NetOutput(logits=sl[-1], step_logits=sl, states=tuple(states), hidden=hidden, pixel_logits=pixel_logits)
 
 
 def tokens_to_map(tokens: Tensor, grid: tuple[int, int]) -> Tensor:

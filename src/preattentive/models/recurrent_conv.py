@@ -151,10 +151,15 @@ class Recall(VisionNet):
         self.project = nn.Conv2d(3, w, 3, padding=1, bias=False)
         self.recall = nn.Conv2d(w + 3, w, 3, padding=1, bias=False)  # the image re-enters here every step
         self.blocks = nn.Sequential(*[_ResBlock(w) for _ in range(config.blocks)])
-        self.head = nn.Sequential(
+        self.head = self.make_head(w, config.num_classes)
+
+    @staticmethod
+    def make_head(w: int, num_classes: int) -> nn.Sequential:
+        """Bansal et al.'s per-pixel head: three 3x3 convs, w -> 32 -> 8 -> classes."""
+        return nn.Sequential(
             nn.Conv2d(w, 32, 3, padding=1, bias=False), nn.ReLU(),
             nn.Conv2d(32, 8, 3, padding=1, bias=False), nn.ReLU(),
-            nn.Conv2d(8, config.num_classes, 3, padding=1, bias=False),
+            nn.Conv2d(8, num_classes, 3, padding=1, bias=False),
         )  # fmt: skip
 
     def forward(
@@ -171,7 +176,61 @@ class Recall(VisionNet):
             out = pix.amax(dim=(2, 3)) if self.config.readout == "max" else pix.mean(dim=(2, 3))
             logits.append(out)
             states.append({"recall": h, "pixel_logits": pix})
-        return _stack(logits, states, hidden=h)
+        return _stack(logits, states, hidden=h, pixel_logits=pix)
+
+
+@dataclass(frozen=True)
+class RecallFFConfig(RecallConfig):
+    depth: int = 10  # distinct (untied) copies of the recall block, run once each
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 1 <= self.depth <= 200:
+            raise ParamError(f"depth={self.depth}: expected 1-200 untied blocks")
+
+
+@register_arch
+class RecallFF(VisionNet):
+    """The recall net's feedforward control (Bansal et al. 2022): the same layers, not weight-tied.
+
+    ``depth`` distinct copies of the recall block (recall conv fed [state, image], then the residual blocks) run
+    once each, then the same per-pixel head: the computation of the recall net unrolled for ``depth`` steps,
+    but each step with its own weights, so it cannot be run for more steps than it was built with. Recorded
+    layers: ``block1`` ... ``blockD`` and ``pixel_logits``.
+    """
+
+    arch = "recall-ff"
+    Config = RecallFFConfig
+    recurrent = False
+
+    def __init__(self, config: RecallFFConfig) -> None:
+        super().__init__(config)
+        w = config.width
+        self.project = nn.Conv2d(3, w, 3, padding=1, bias=False)
+        self.recalls = nn.ModuleList(nn.Conv2d(w + 3, w, 3, padding=1, bias=False) for _ in range(config.depth))
+        self.stages = nn.ModuleList(nn.Sequential(*[_ResBlock(w) for _ in range(config.blocks)])
+                                    for _ in range(config.depth))
+        self.head = Recall.make_head(w, config.num_classes)
+        # Untied, the stack is `depth` times deeper than one recall step with nothing shared to keep it in range:
+        # shrink each residual branch by 1/sqrt(depth) at init (Fixup, Zhang et al. 2019), or Adam at lr 3e-3
+        # oscillates on the easiest batch at depth 10.
+        with torch.no_grad():
+            for stage in self.stages:
+                for block in stage:
+                    block.conv2.weight.mul_(config.depth ** -0.5)
+
+    def forward(self, images: Tensor, *, steps: int | None = None, query: Tensor | None = None) -> NetOutput:
+        """``steps`` and ``query`` are accepted for interface uniformity and ignored."""
+        self._check(images, steps)
+        x = images * 2 - 1
+        h = F.relu(self.project(x))
+        states = {}
+        for i, (rec, stage) in enumerate(zip(self.recalls, self.stages)):
+            h = stage(F.relu(rec(torch.cat([h, x], dim=1))))
+            states[f"block{i + 1}"] = h
+        pix = self.head(h)  # (B, C, H, W)
+        out = pix.amax(dim=(2, 3)) if self.config.readout == "max" else pix.mean(dim=(2, 3))
+        return _stack([out], [{**states, "pixel_logits": pix}], pixel_logits=pix)
 
 
 # --------------------------------------------------------------------------------------------- presets
@@ -183,3 +242,5 @@ for _mode in ("late", "film"):
     register_net(f"blt-100k-{_mode}-v1", BLT, BLTConfig(channels=(24, 40, 56), conditioning=_mode, num_queries=8))
 register_net("recall-16-v1", Recall, RecallConfig(width=16), "Deep-Thinking recall net, width 16, 10 steps")
 register_net("recall-32-v1", Recall, RecallConfig(width=32), "Deep-Thinking recall net, width 32, 10 steps")
+register_net("recall-16-ff-v1", RecallFF, RecallFFConfig(width=16, depth=10),
+             "recall-16 untied: 10 distinct blocks run once (Bansal et al.'s feedforward control)")

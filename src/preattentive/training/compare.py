@@ -117,6 +117,7 @@ class CompareConfig:
     test_n: int = 1000  # test trials per condition (seed + TEST_SEED_OFFSET)
     tests: tuple[TestCondition, ...] = ()  # test conditions; empty: the training task itself
     curriculum: tuple[CurriculumStage, ...] = ()  # stages trained in order before the main task (same for all)
+    target: str = "label"  # "label" or "mask" (per-pixel, e.g. maze-path; accuracy = fraction solved)
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -165,7 +166,7 @@ class CompareConfig:
                            weight_decay=self.weight_decay, warmup=self.warmup, seed=self.seed, val_n=self.val_n,
                            val_every=self.val_every, ckpt_every=self.val_every, step_loss=self.step_loss,
                            progressive_alpha=self.progressive_alpha, train_iters=self.train_iters, data=self.data,
-                           num_workers=self.num_workers)
+                           num_workers=self.num_workers, target=self.target)
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(dataclasses.asdict(self), default=str))
@@ -212,17 +213,17 @@ def _test_loader(cfg: CompareConfig, cond: TestCondition):
     return held_out(fam, cfg.test_n, 2 * cfg.batch_size)
 
 
-def _test_rows(net, cond: TestCondition, loader, base: dict[str, Any]) -> list[dict[str, Any]]:
+def _test_rows(net, cond: TestCondition, loader, base: dict[str, Any], target: str = "label") -> list[dict[str, Any]]:
     from preattentive.training.loop import predict
 
     rows = []
     recurrent = bool(getattr(net, "recurrent", False))
     for steps in cond.steps if recurrent else (None,):  # a feedforward net has one step whatever is asked
-        p = predict(net, loader, steps=steps)
+        p = predict(net, loader, steps=steps, target=target)
         levels = sorted(set(p["level"].tolist()))
         for lv in levels:
             m = p["level"] == lv
-            n, k = int(m.sum()), int((p["pred"][m] == p["label"][m]).sum())
+            n, k = int(m.sum()), int(p["correct"][m].sum())
             lo, hi = wilson_interval(k, n)
             used = steps if steps is not None else (int(getattr(net, "default_steps", 1)) if recurrent else 1)
             rows.append({**base, "condition": cond.name, "test_steps": used, "level": int(lv), "n": n,
@@ -273,7 +274,7 @@ def compare(cfg: CompareConfig, out: str | os.PathLike, *, show_progress: bool =
         for cond in cfg.conditions:
             if cond.name not in loaders:
                 loaders[cond.name] = _test_loader(cfg, cond)
-            rows.extend(_test_rows(net, cond, loaders[cond.name], base))
+            rows.extend(_test_rows(net, cond, loaders[cond.name], base, cfg.target))
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     tmp = out / ".results.parquet.tmp"
     table.to_parquet(tmp, index=False)

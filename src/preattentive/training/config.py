@@ -14,6 +14,7 @@ VAL_SEED_OFFSET = 1_000_003  # validation seed = seed + this
 TEST_SEED_OFFSET = 2_000_003  # test seed (used by `compare`) = seed + this
 
 STEP_LOSSES = ("final", "mean", "progressive")
+TARGETS = ("label", "mask")
 CLOCKS = ("wall", "cpu")
 
 
@@ -52,6 +53,8 @@ class TrainConfig:
     data: str | None = None  # a Parquet stimulus-set directory instead of on-the-fly generation
     num_workers: int = 0  # DataLoader worker processes generating trials
     init_from: str | None = None  # start from the weights of a finished run (or saved model dir) of the same net
+    target: str = "label"  # "label": one answer per image; "mask": per-pixel classes of the trial's meta["target"]
+    # (e.g. the maze-path route, Bansal et al. 2022); accuracy is then the fraction of images with every pixel right
 
     def __post_init__(self) -> None:
         if self.steps is None and self.minutes is None:
@@ -60,6 +63,8 @@ class TrainConfig:
             raise ParamError(f"steps={self.steps!r}: expected an integer >= 1")
         if self.minutes is not None and not float(self.minutes) > 0:
             raise ParamError(f"minutes={self.minutes!r}: expected > 0")
+        if self.target not in TARGETS:
+            raise ParamError(f"target={self.target!r}: expected one of {', '.join(TARGETS)}")
         if self.clock not in CLOCKS:
             raise ParamError(f"clock={self.clock!r}: expected one of {', '.join(CLOCKS)}")
         if self.step_loss not in STEP_LOSSES:

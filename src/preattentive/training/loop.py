@@ -20,7 +20,7 @@ from preattentive.stimuli.base import ParamError
 from preattentive.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from preattentive.training.config import TrainConfig
 from preattentive.training.data import held_out, make_family, net_inputs, train_loader
-from preattentive.training.losses import LossOutput, supervised_loss
+from preattentive.training.losses import LossOutput, dense_logits, solved, supervised_loss
 from preattentive.training.runs import (append_metrics, build_net, check_out_dir, init_weights, truncate_metrics,
                                         write_json_atomic, write_model)
 
@@ -76,9 +76,13 @@ class _Clock:
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, loader, *, steps: int | None = None,
-            device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
-    """Final-step predictions of a vision net over a loader: ``pred``, ``label``, ``level``, ``index``, ``loss``.
+def predict(model: torch.nn.Module, loader, *, steps: int | None = None, device: torch.device | str = "cpu",
+            target: str = "label") -> dict[str, torch.Tensor]:
+    """Final-step predictions of a vision net over a loader: ``pred``, ``correct``, ``label``, ``level``,
+    ``index``, ``loss``.
+
+    With ``target="mask"`` an image is ``correct`` when every pixel's class matches the dense target (the maze
+    is solved) and ``loss`` is its mean per-pixel cross-entropy; ``pred`` is still the pooled readout's answer.
 
     Example
     -------
@@ -86,21 +90,28 @@ def predict(model: torch.nn.Module, loader, *, steps: int | None = None,
     """
     was_training = model.training
     model.eval()
-    cols: dict[str, list[torch.Tensor]] = {"pred": [], "label": [], "level": [], "index": [], "loss": []}
+    cols: dict[str, list[torch.Tensor]] = {k: [] for k in ("pred", "correct", "label", "level", "index", "loss")}
     for batch in loader:
         batch = {k: v.to(device) for k, v in batch.items()}
         out = model(batch["image"], steps=steps, **net_inputs(batch))
-        cols["pred"].append(out.logits.argmax(-1).cpu())
-        cols["loss"].append(F.cross_entropy(out.logits.float(), batch["label"], reduction="none").cpu())
+        pred = out.logits.argmax(-1)
+        cols["pred"].append(pred.cpu())
+        if target == "mask":
+            pix = dense_logits(out).float()
+            cols["correct"].append(solved(pix, batch["target"]).cpu())
+            cols["loss"].append(F.cross_entropy(pix, batch["target"], reduction="none").flatten(1).mean(1).cpu())
+        else:
+            cols["correct"].append((pred == batch["label"]).cpu())
+            cols["loss"].append(F.cross_entropy(out.logits.float(), batch["label"], reduction="none").cpu())
         for k in ("label", "level", "index"):
             cols[k].append(batch[k].cpu())
     model.train(was_training)
     return {k: torch.cat(v) for k, v in cols.items()}
 
 
-def _validate(model, loader, accelerator, steps) -> dict[str, float]:
-    p = predict(model, loader, steps=steps, device=accelerator.device)
-    sums = torch.tensor([float((p["pred"] == p["label"]).sum()), float(p["loss"].sum()), float(len(p["pred"]))],
+def _validate(model, loader, accelerator, steps, target: str = "label") -> dict[str, float]:
+    p = predict(model, loader, steps=steps, device=accelerator.device, target=target)
+    sums = torch.tensor([float(p["correct"].sum()), float(p["loss"].sum()), float(len(p["pred"]))],
                         device=accelerator.device)
     if accelerator.num_processes > 1:
         sums = accelerator.reduce(sums, reduction="sum")
@@ -151,6 +162,11 @@ def train_supervised(config: TrainConfig, out: str | os.PathLike, *, resume: boo
     family = None if config.data else make_family(config.task, dict(config.params), config.size, config.seed)
     val_family = make_family(config.task, dict(config.params), config.size, config.val_seed)
     n_classes = (family or val_family).n_classes
+    if config.target == "mask":  # the net's classes are those of the per-pixel target
+        n_classes = int(getattr(family or val_family, "mask_classes", 0))
+        if n_classes < 1:
+            raise ParamError(f"target='mask': task {config.task!r} has no dense target (meta['target']); "
+                             f"use target='label' or a family with one, e.g. maze-path")
     task = {"family": (family or val_family).id, "params": (family or val_family).params.to_dict(),
             "seed": config.seed, "val_seed": config.val_seed, "n_classes": n_classes, "data": config.data}
     accelerator = Accelerator()  # multi-CPU needs ACCELERATE_USE_CPU=1 (accelerate launch --cpu) under torchrun
@@ -240,7 +256,7 @@ def train_supervised(config: TrainConfig, out: str | os.PathLike, *, resume: boo
                 win_t, win_n = now, 0
             if config.val_every and step % config.val_every == 0:
                 t = clock._now()
-                val = _validate(net, val_loader, accelerator, config.train_iters)
+                val = _validate(net, val_loader, accelerator, config.train_iters, config.target)
                 clock.exclude(t)
                 if accelerator.is_main_process:
                     append_metrics(out / "metrics.jsonl", {"step": step, "split": "val", **val, **clock.elapsed()})
@@ -249,7 +265,7 @@ def train_supervised(config: TrainConfig, out: str | os.PathLike, *, resume: boo
         bar.close()
         elapsed = clock.elapsed()
         if not val or not (config.val_every and step % config.val_every == 0):
-            val = _validate(net, val_loader, accelerator, config.train_iters)
+            val = _validate(net, val_loader, accelerator, config.train_iters, config.target)
             if accelerator.is_main_process:
                 append_metrics(out / "metrics.jsonl", {"step": step, "split": "val", **val, **elapsed})
         if step > start_step or latest_checkpoint(ckpt_root) is None:

@@ -56,6 +56,19 @@ def _accepts(model: torch.nn.Module, name: str) -> bool:
     return name in inspect.signature(fwd).parameters
 
 
+def dense_logits(out, model_id: str = "") -> torch.Tensor:
+    """The final step's per-pixel logits ``(B, C, H, W)`` of a net output; a clear error for nets without them."""
+    if getattr(out, "pixel_logits", None) is None:
+        raise ParamError(f"target='mask' needs a net with a per-pixel head (e.g. recall-16, recall-16-ff); "
+                         f"{model_id or 'this net'} has none: use target='label'")
+    return out.pixel_logits
+
+
+def solved(pixel_logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """(B,) bool: every pixel's argmax class equals the target (Bansal et al.'s accuracy: the maze is solved)."""
+    return (pixel_logits.argmax(1) == target).flatten(1).all(1)
+
+
 def supervised_loss(config) -> Callable[[torch.nn.Module, dict[str, torch.Tensor]], LossOutput]:
     """The default loss of a :class:`~preattentive.training.config.TrainConfig`.
 
@@ -66,6 +79,9 @@ def supervised_loss(config) -> Callable[[torch.nn.Module, dict[str, torch.Tensor
     from) and returns it in ``NetOutput.hidden``; feedforward nets (``recurrent = False``) get plain
     cross-entropy, so one study config can train both kinds.
 
+    ``target="mask"`` takes the cross-entropy per pixel (mean over pixels) between the net's ``pixel_logits``
+    and the trial's dense target, as Bansal et al. train the maze route; its ``acc`` is the fraction solved.
+
     Example
     -------
     >>> from preattentive.training.config import TrainConfig
@@ -73,11 +89,29 @@ def supervised_loss(config) -> Callable[[torch.nn.Module, dict[str, torch.Tensor
     >>> # fn(net, batch).loss.backward()  # doctest: +SKIP
     """
     mode, alpha, iters = config.step_loss, config.progressive_alpha, config.train_iters
+    dense = getattr(config, "target", "label") == "mask"
+
+    def ce(out, batch) -> torch.Tensor:
+        if dense:
+            return F.cross_entropy(dense_logits(out, config.model).float(), batch["target"])
+        return F.cross_entropy(out.logits.float(), batch["label"])
 
     def loss_fn(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> LossOutput:
         images, labels, kw = batch["image"], batch["label"], net_inputs(batch)
+        if dense and "target" not in batch:
+            raise ParamError(f"target='mask': task {config.task!r} has no dense target (meta['target']); "
+                             f"use target='label' or a family with one, e.g. maze-path")
         out = model(images, steps=iters, **kw)
-        if mode != "progressive" or not getattr(getattr(model, "module", model), "recurrent", False):
+        recurrent = getattr(getattr(model, "module", model), "recurrent", False)
+        if dense and (mode == "final" or not recurrent):
+            loss = ce(out, batch)
+        elif dense and mode == "mean":
+            maps = [s.get("pixel_logits") for s in out.states]
+            if any(m is None for m in maps):
+                raise ParamError(f"step_loss='mean' with target='mask' needs per-step 'pixel_logits' states; "
+                                 f"{config.model!r} records none: use 'final' or 'progressive'")
+            loss = torch.stack([F.cross_entropy(m.float(), batch["target"]) for m in maps]).mean()
+        elif mode != "progressive" or not recurrent:
             # feedforward nets (one step) get plain cross-entropy: the same objective, so comparisons stay fair
             loss = step_cross_entropy(out.step_logits, labels, "final" if mode == "progressive" else mode)
         else:
@@ -92,9 +126,11 @@ def supervised_loss(config) -> Callable[[torch.nn.Module, dict[str, torch.Tensor
                 state = model(images, steps=n, **kw).hidden if n > 0 else None
             state = _detach(state)
             prog = model(images, steps=k, hidden=state, **kw)
-            loss = (1 - alpha) * F.cross_entropy(out.logits.float(), labels) + alpha * F.cross_entropy(
-                prog.logits.float(), labels)
-        acc = (out.logits.detach().argmax(-1) == labels).float().mean().item()
+            loss = (1 - alpha) * ce(out, batch) + alpha * ce(prog, batch)
+        if dense:
+            acc = solved(out.pixel_logits.detach(), batch["target"]).float().mean().item()
+        else:
+            acc = (out.logits.detach().argmax(-1) == labels).float().mean().item()
         return LossOutput(loss=loss, metrics={"acc": acc})
 
     return loss_fn
