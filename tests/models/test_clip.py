@@ -11,7 +11,7 @@ from preattentive.models.vlm_common import ModelNotFoundError
 
 
 def test_presets_registered_and_tiny_size():
-    assert {"clip-tiny-v1", "clip-micro-v1"} <= set(list_presets())
+    assert {"clip-tiny-v1", "clip-tiny-v2", "clip-micro-v1"} <= set(list_presets())
     clip = build_clip("clip-tiny", texts=["a red circle left of a blue square"])
     n = sum(p.numel() for p in clip.model.parameters())
     assert 1_500_000 < n < 2_000_000, n  # the "≈1.8 M parameters" class
@@ -114,3 +114,31 @@ def test_run_directory_resolves_to_its_model(tiny_clip, tmp_path):
     tiny_clip.save(tmp_path / "run" / "model")
     (tmp_path / "run" / "run.json").write_text('{"kind": "clip", "model_dir": "model"}')
     assert isinstance(load_clip(tmp_path / "run"), Clip)
+
+
+def test_sincos_positions_code_rows_and_columns_separately():
+    from preattentive.models.clip import sincos_2d
+
+    pe = sincos_2d(8, 32).view(8, 8, 32)  # (row, col, dim)
+    rows, cols = pe[..., :16], pe[..., 16:]
+    assert torch.allclose(rows, rows[:, :1].expand_as(rows))  # the first half depends on the row only
+    assert torch.allclose(cols, cols[:1].expand_as(cols))  # the second half on the column only
+    assert torch.equal(rows[:, 0], cols[0])  # the same code for row k and column k
+    flat = pe.view(64, 32)
+    assert torch.cdist(flat, flat).fill_diagonal_(1.0).min() > 0.1  # every patch position distinct
+    with pytest.raises(ValueError, match="multiple of 4"):
+        sincos_2d(8, 30)
+
+
+def test_sincos_preset_fixes_positions_and_saves_them(tiny_images, tmp_path):
+    clip = build_clip("clip-micro", texts=["a red circle"], seed=0, pos_embed="sincos2d")
+    from preattentive.models.clip import sincos_2d
+
+    emb = clip.model.vision_model.embeddings.position_embedding.weight
+    assert not emb.requires_grad and torch.equal(emb[1:], sincos_2d(8, 32)) and not emb[0].any()
+    assert build_clip("clip-tiny", texts=["a red circle"]).model.vision_model.embeddings.position_embedding.weight[
+        1:].allclose(sincos_2d(8, 128))  # clip-tiny resolves to v2
+    clip.save(tmp_path / "c")
+    assert torch.equal(load_clip(tmp_path / "c").encode_image(tiny_images), clip.encode_image(tiny_images))
+    with pytest.raises(ValueError, match="pos_embed"):
+        build_clip("clip-micro", texts=["a red circle"], pos_embed="rope")

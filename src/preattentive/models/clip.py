@@ -28,6 +28,9 @@ from preattentive.models.vlm_common import (ProcessorModel, as_image_list, fast_
 from preattentive.registry import Registry
 
 
+POS_EMBEDS = ("learned", "sincos2d")
+
+
 @dataclass(frozen=True)
 class ClipPreset:
     """Architecture of a CLIP built from scratch (both towers share width, heads and MLP ratio)."""
@@ -42,6 +45,11 @@ class ClipPreset:
     projection_dim: int = 128  # shared embedding size
     max_text_len: int = 32  # tokens, including <bos> and <eos>
     logit_scale_init: float = 2.6592  # log(1 / 0.07), CLIP's initial temperature
+    pos_embed: str = "learned"  # "learned" (CLIP) or "sincos2d": fixed 2D sin-cos patch positions (MAE)
+
+    def __post_init__(self) -> None:
+        if self.pos_embed not in POS_EMBEDS:
+            raise ValueError(f"pos_embed={self.pos_embed!r}: expected one of {', '.join(POS_EMBEDS)}")
 
     def config(self, vocab_size: int, bos: int, eos: int, pad: int) -> "transformers.CLIPConfig":  # noqa: F821
         from transformers import CLIPConfig, CLIPTextConfig, CLIPVisionConfig
@@ -61,13 +69,50 @@ class ClipPreset:
 
 PRESETS: Registry[ClipPreset] = Registry("CLIP preset", factory=lambda p, **kw: dataclasses.replace(p, **kw))
 PRESETS.register("clip-tiny-v1", ClipPreset())  # ≈1.8 M parameters; trains on 2 CPU cores in minutes
+# v2: fixed 2D sin-cos patch positions. With learned positions (v1) the tower reads which object comes first but
+# not the axis ("left of" vs "above": 0.55 exact among all 144 scenes captions after 5 CPU-minutes); with
+# sin-cos positions 0.90 after 2 (training/clip.py has the measurements).
+PRESETS.register("clip-tiny-v2", ClipPreset(pos_embed="sincos2d"))
 # For tests: ~70 k parameters. Still 64 px / patch 8: at 32 px the scene objects (~4 px) are too small for a
 # freshly initialised tower to tell images apart, and contrastive training collapses to uniform logits.
 PRESETS.register("clip-micro-v1", ClipPreset(width=32, vision_layers=2, text_layers=2, heads=2, projection_dim=32))
 
 
+def sincos_2d(grid: int, dim: int) -> "torch.Tensor":  # noqa: F821
+    """Fixed 2D sin-cos positions ``(grid * grid, dim)`` for row-major patches (He et al. 2022, MAE).
+
+    The first half of the channels codes the row, the second half the column, each as sines and cosines of
+    ``dim / 4`` frequencies: "left of" and "above" are separate, object-independent directions from the start.
+    """
+    import torch
+
+    if dim % 4:
+        raise ValueError(f"sincos_2d: dim={dim}, expected a multiple of 4")
+    omega = 1.0 / 10000 ** (torch.arange(dim // 4, dtype=torch.float64) / (dim // 4))  # (dim/4,)
+    pos = torch.arange(grid, dtype=torch.float64)
+    rows, cols = torch.meshgrid(pos, pos, indexing="ij")  # (grid, grid) each
+
+    def code(x: torch.Tensor) -> torch.Tensor:
+        angles = x.reshape(-1, 1) * omega  # (grid*grid, dim/4)
+        return torch.cat([angles.sin(), angles.cos()], 1)
+
+    return torch.cat([code(rows), code(cols)], 1).float()  # (grid*grid, dim)
+
+
+def _fix_positions(model: Any) -> None:
+    """Overwrite the vision tower's patch positions with :func:`sincos_2d` and freeze them (class token: 0)."""
+    import torch
+
+    emb = model.vision_model.embeddings.position_embedding  # nn.Embedding(1 + grid^2, width)
+    grid = int(round((emb.num_embeddings - 1) ** 0.5))
+    with torch.no_grad():
+        emb.weight[0].zero_()
+        emb.weight[1:] = sincos_2d(grid, emb.embedding_dim)
+    emb.weight.requires_grad_(False)
+
+
 def list_presets() -> list[str]:
-    """Registered CLIP presets, e.g. ``["clip-micro-v1", "clip-tiny-v1"]``."""
+    """Registered CLIP presets, e.g. ``["clip-micro-v1", "clip-tiny-v1", "clip-tiny-v2"]``."""
     return PRESETS.list()
 
 
@@ -241,6 +286,8 @@ def build_clip(preset: str = "clip-tiny", *, texts: Iterable[str] | None = None,
     config = p.config(len(tok), tok.bos_token_id, tok.eos_token_id, tok.pad_token_id)
     with seeded(seed):
         model = CLIPModel(config)
+    if p.pos_embed == "sincos2d":
+        _fix_positions(model)  # saved with the weights; a loaded tower keeps them (trainable unless frozen)
     return Clip(model, make_processor(tok, p.image_size))
 
 
