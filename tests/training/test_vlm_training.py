@@ -146,3 +146,36 @@ def test_llava_two_stages_each_lower_the_loss(tmp_path, monkeypatch):
     assert s1["trainable"] == projector < s2["trainable"]  # stage 1: projector only; stage 2: + the LM
     for s in (s1, s2):
         assert s["loss_last10"] < s["loss_first10"], s
+
+
+def test_qa_mix_gives_each_question_type_its_share_of_training_classes():
+    from preattentive.stimuli.scenes import caption_classes, caption_split
+    from preattentive.training.vlm_data import mix_counts
+
+    assert mix_counts({"a": 1, "b": 1}, 3) in ({"a": 2, "b": 1}, {"a": 1, "b": 2})
+    assert mix_counts({"count": 3, "relation": 1}, 8) == {"count": 6, "relation": 2}
+    qa = QAStream(SMALL, other_fraction=0.0, seed=0, qa_mix={"count": 3, "relation": 1})
+    _, questions, answers = qa.qa_batch_fn(8)(5)
+    assert sum(q.startswith("how many") for q in questions) == 6
+    assert sum(q.startswith("where") for q in questions) == 2
+    assert set(answers) <= {"zero", "one", "left of", "right of", "above", "below"}
+    assert qa.qa_batch_fn(8)(5)[1] == questions and qa.qa_batch_fn(8)(6)[1] != questions  # item = f(seed, step)
+    train, _ = caption_split(caption_classes(qa.questions.params), 0.25, 0)
+    assert all(qa.by_type["count"].trial(i).meta["caption"] in train for i in range(40))
+    with pytest.raises(ValueError, match="qa_mix"):
+        QAStream(SMALL, other_fraction=0.0, qa_mix={"colour": 1, "size": 1})
+
+
+def test_stage1_lm_trains_the_language_model_with_the_projector():
+    from preattentive.models.clip import build_clip
+    from preattentive.models.llava import build_llava
+    from preattentive.training.llava import LlavaTrainConfig, _trainable
+
+    clip = build_clip("clip-micro", texts=["a red circle"], seed=0)
+    llava = build_llava("llava-micro", vision=clip, texts=["describe the image. a red circle"], seed=0)
+    projector = sum(p.numel() for p in llava.model.model.multi_modal_projector.parameters())
+    stage2 = sum(p.numel() for p in _trainable(llava, 2, True))
+    assert sum(p.numel() for p in _trainable(llava, 1, True)) == projector < stage2
+    assert sum(p.numel() for p in _trainable(llava, 1, True, stage1_lm=True)) == stage2
+    with pytest.raises(ValueError, match="qa_mix"):
+        LlavaTrainConfig(qa_mix={"colour": -1})

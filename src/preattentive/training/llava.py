@@ -53,6 +53,7 @@ class LlavaTrainConfig:
     stage1_steps: int = 2000  # projector-only steps on describe → caption (limit)
     stage1_minutes: float | None = 0.5  # stage-1 budget, minutes of `clock`
     stage1_lr: float = 2e-3  # peak learning rate, stage 1
+    stage1_lm: bool = False  # also train the LM in stage 1 (the paper freezes a *pretrained* LM; ours is new)
     stage2_steps: int = 5000  # projector + LM steps on Q/A (limit)
     stage2_minutes: float | None = 4.5  # stage-2 budget, minutes of `clock` (stages 1 + 2: 5 minutes)
     stage2_lr: float = 1e-3  # peak learning rate, stage 2
@@ -60,6 +61,7 @@ class LlavaTrainConfig:
     warmup_steps: int = 30  # linear warm-up per stage, steps
     weight_decay: float = 0.0  # AdamW weight decay (LLaVA uses none)
     other_fraction: float = 0.1  # share of stage-2 samples from the other stimulus families
+    qa_mix: dict[str, float] | None = None  # scenes question type -> share of stage 2; None = "mixed" stream
     loss_per: str = "token"  # answer-token loss averaged per "token" (HF) or per "sample" (short answers count)
     scenes: dict[str, Any] = field(default_factory=dict)  # scenes-v1 parameter overrides
     eval_n: int = 256  # held-out scenes questions in the final check
@@ -76,14 +78,19 @@ class LlavaTrainConfig:
             raise ValueError(f"loss_per={self.loss_per!r}: expected 'token' or 'sample'")
         if not 0.0 <= self.other_fraction <= 1.0:
             raise ValueError(f"other_fraction={self.other_fraction}: expected a fraction in [0, 1]")
+        if self.qa_mix is not None:
+            from preattentive.training.vlm_data import check_mix
+
+            check_mix(self.qa_mix)
 
 
-def _trainable(llava: Any, stage: int, freeze_vision: bool) -> list[torch.nn.Parameter]:
-    """Stage 1: projector only. Stage 2: projector + LM (+ tower when not frozen)."""
+def _trainable(llava: Any, stage: int, freeze_vision: bool, stage1_lm: bool = False) -> list[torch.nn.Parameter]:
+    """Stage 1: projector only (+ LM when ``stage1_lm``). Stage 2: projector + LM (+ tower when not frozen)."""
     m = llava.model.model
     for p in llava.model.parameters():
         p.requires_grad_(False)
-    parts = [m.multi_modal_projector] + ([m.language_model, llava.model.lm_head] if stage == 2 else [])
+    lm = stage == 2 or stage1_lm
+    parts = [m.multi_modal_projector] + ([m.language_model, llava.model.lm_head] if lm else [])
     if not freeze_vision:
         parts.append(m.vision_tower)  # note: layer -2 features leave the last ViT block without gradient
     if stage == 2 and hasattr(m, "image_newline"):
@@ -101,7 +108,7 @@ def _run_stage(llava: Any, stage: int, batch_fn: Callable[[int], tuple], cfg: Ll
 
     steps, minutes, lr = ((cfg.stage1_steps, cfg.stage1_minutes, cfg.stage1_lr) if stage == 1
                           else (cfg.stage2_steps, cfg.stage2_minutes, cfg.stage2_lr))
-    params = _trainable(llava, stage, cfg.freeze_vision)
+    params = _trainable(llava, stage, cfg.freeze_vision, cfg.stage1_lm)
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
     root = writer.dir / "checkpoint"
     ckpt = latest_checkpoint(root) if resume else None
@@ -174,7 +181,7 @@ def train_llava(config: LlavaTrainConfig | None = None, *, out: str | Path, resu
     if cfg.vision not in (None, "scratch"):
         locate(cfg.vision, "CLIP")  # a missing tower is a one-line error before the run directory exists
     PRESETS.make(cfg.preset, projector=cfg.projector)  # likewise an unknown preset or projector
-    data = QAStream(cfg.scenes, other_fraction=cfg.other_fraction, seed=cfg.seed)
+    data = QAStream(cfg.scenes, other_fraction=cfg.other_fraction, seed=cfg.seed, qa_mix=cfg.qa_mix)
     writer = RunWriter(out, "llava", cfg, task=data.task(), resume=resume)
     vision_source = cfg.vision
     if cfg.vision is None:  # the good recipe: a tiny CLIP trained with swap hard negatives

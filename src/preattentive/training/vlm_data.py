@@ -173,22 +173,47 @@ def normalize_answer(text: str) -> str:
     return " ".join(text.lower().replace(" ?", "?").split()).rstrip(".").strip()
 
 
+def check_mix(mix: dict[str, float]) -> dict[str, float]:
+    """Validate a question-type mix (``{"count": 2, "relation": 1}``: shares, normalised by their sum)."""
+    from preattentive.stimuli.scenes import QUESTIONS
+
+    bad = [k for k in mix if k not in QUESTIONS]
+    if bad or not mix or any(v < 0 for v in mix.values()) or sum(mix.values()) <= 0:
+        raise ValueError(f"qa_mix={mix!r}: expected non-negative shares of {', '.join(QUESTIONS)} (sum > 0)")
+    return mix
+
+
+def mix_counts(mix: dict[str, float], n: int) -> dict[str, int]:
+    """``n`` samples split by shares (largest remainders), e.g. ``({"a": 1, "b": 1}, 3) -> {"a": 2, "b": 1}``."""
+    total = sum(mix.values())
+    exact = {k: n * v / total for k, v in mix.items()}
+    out = {k: int(x) for k, x in exact.items()}
+    for k in sorted(exact, key=lambda k: out[k] - exact[k])[: n - sum(out.values())]:
+        out[k] += 1
+    return out
+
+
 class QAStream:
     """LLaVA training triples (image, question, answer) from ``scenes`` (train caption classes) and other families.
 
     Stage 1: every scene with :data:`DESCRIBE` → its caption. Stage 2: ``scenes`` mixed questions (colour, shape,
-    count, relation, caption), plus a share ``other_fraction`` of trials from every other registered family that
-    generates (the families are cycled; a family whose generator fails is listed under ``task()["skipped"]``).
-    Item ``k`` of step ``s`` depends only on (seed, s, k).
+    count, relation, caption) — or, with ``qa_mix``, a fixed number per batch of each question type — plus a
+    share ``other_fraction`` of trials from every other registered family that generates (the families are
+    cycled; a family whose generator fails is listed under ``task()["skipped"]``). Item ``k`` of step ``s``
+    depends only on (seed, s, k).
     """
 
     def __init__(self, overrides: dict[str, Any] | None = None, *, other_fraction: float = 0.25,
-                 seed: int = 0, families: Iterable[str] | None = None) -> None:
+                 seed: int = 0, families: Iterable[str] | None = None,
+                 qa_mix: dict[str, float] | None = None) -> None:
         from preattentive import stimuli
 
         self.overrides, self.seed, self.other_fraction = dict(overrides or {}), seed, other_fraction
         self.captions = stimuli.make("scenes", seed=seed, split="train", question="caption", **self.overrides)
         self.questions = stimuli.make("scenes", seed=seed + 1, split="train", question="mixed", **self.overrides)
+        self.qa_mix = dict(check_mix(qa_mix)) if qa_mix else None
+        self.by_type = {q: stimuli.make("scenes", seed=seed + 1 + 7919 * (k + 1), split="train", question=q,
+                                        **self.overrides) for k, q in enumerate(sorted(self.qa_mix or {}))}
         self.others, self.skipped = [], {}
         names = families if families is not None else [f for f in stimuli.list() if not f.startswith("scenes")]
         for k, fam in enumerate(names if other_fraction > 0 else []):
@@ -202,7 +227,7 @@ class QAStream:
     def task(self) -> dict[str, Any]:
         return {"family": self.questions.id, "params": self.questions.params.to_dict(), "seed": self.seed,
                 "other_families": [g.id for g in self.others], "other_fraction": self.other_fraction,
-                "skipped": self.skipped}
+                "qa_mix": self.qa_mix, "skipped": self.skipped}
 
     def scenes_texts(self) -> list[str]:
         from preattentive.stimuli import scenes
@@ -224,8 +249,14 @@ class QAStream:
         """``step -> (images, questions, answers)``: scenes questions with a share of other families' trials."""
         n_other = int(round(n * self.other_fraction)) if self.others else 0
 
+        per_type = mix_counts(self.qa_mix, n - n_other) if self.qa_mix else None
+
         def fn(step: int) -> tuple[list[np.ndarray], list[str], list[str]]:
-            trials = [self.questions.trial(i) for i in range(step * (n - n_other), (step + 1) * (n - n_other))]
+            if per_type is None:
+                trials = [self.questions.trial(i) for i in range(step * (n - n_other), (step + 1) * (n - n_other))]
+            else:  # each type's own stream, m of its trials per step
+                trials = [self.by_type[q].trial(i) for q, m in per_type.items()
+                          for i in range(step * m, (step + 1) * m)]
             for k in range(step * n_other, (step + 1) * n_other):
                 gen = self.others[k % len(self.others)]
                 trials.append(gen.trial(k // len(self.others)))
