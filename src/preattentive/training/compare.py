@@ -266,7 +266,7 @@ def compare(cfg: CompareConfig, out: str | os.PathLike, *, show_progress: bool =
         net, rec = load_run(run_dir)
         net.eval()
         base = {"model": m, "net_id": rec.get("model", m), "n_params": int(rec["n_params"]),
-                "flops_per_image": int(flops_per_image(net, cfg.size)), "train_steps": steps,
+                "flops_per_image": int(flops_per_image(net, cfg.size, steps=cfg.train_iters)), "train_steps": steps,
                 "train_images": steps * cfg.batch_size, "train_wall_s": float(el["wall"]),
                 "train_cpu_s": float(el["cpu"]), "train_images_per_s": steps * cfg.batch_size / max(1e-9, el["wall"]),
                 "train_images_per_cpu_s": steps * cfg.batch_size / max(1e-9, el["cpu"]),
