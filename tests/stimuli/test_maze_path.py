@@ -53,7 +53,7 @@ def check(t) -> None:
     k = 2 * n + 1
     want = np.zeros(t.image.shape[:2], bool)
     want[off : off + u * k, off : off + u * k] = np.repeat(np.repeat(route, u, 0), u, 1)
-    assert t.meta["target"].dtype == bool and (t.meta["target"] == want).all()
+    assert t.meta["target_mask"].dtype == bool and (t.meta["target_mask"] == want).all()
     (r, c), = np.argwhere(grid == 2)
     nxt = [d for d in MOVES if route[r + d[0], c + d[1]]]
     assert len(nxt) == 1 and MOVES[nxt[0]] == t.answer
@@ -84,10 +84,10 @@ def test_deterministic_and_meta_roundtrip():
 
     a, b = stimuli.make(FAMILY, size=None, cells=5, seed=7), stimuli.make(FAMILY, size=None, cells=5, seed=7)
     ta, tb = a.trial(13), b.trial(13)
-    assert (ta.image == tb.image).all() and (ta.meta["target"] == tb.meta["target"]).all()
+    assert (ta.image == tb.image).all() and (ta.meta["target_mask"] == tb.meta["target_mask"]).all()
     back = meta_from_json(meta_to_json(ta.meta))
-    assert (back["target"] == ta.meta["target"]).all()
-    assert not (ta.meta["target"] == stimuli.make(FAMILY, size=None, cells=5, seed=8).trial(13).meta["target"]).all()
+    assert (back["target_mask"] == ta.meta["target_mask"]).all()
+    assert not (ta.meta["target_mask"] == stimuli.make(FAMILY, size=None, cells=5, seed=8).trial(13).meta["target_mask"]).all()
 
 
 def test_goal_side_not_start_walls_decides_label():

@@ -36,10 +36,14 @@ def test_items_carry_the_route_mask_on_the_fly_and_from_parquet(tmp_path):
     item = TrialDataset(fam, n=4)[1]
     t = fam.trial(1)
     assert item["target"].dtype == torch.int64 and item["target"].shape == (16, 16)
-    assert torch.equal(item["target"].bool(), torch.from_numpy(t.meta["target"]))
+    assert torch.equal(item["target"].bool(), torch.from_numpy(t.meta["target_mask"]))
     generate_set("maze-path", 4, tmp_path / "set", seed=0, params={"size": 16, **TASK})
     assert torch.equal(TrialDataset(tmp_path / "set")[1]["target"], item["target"])
     assert "target" not in TrialDataset(stimuli.make("maze", size=16, cells=3, seed=0), n=1)[0]
+    # other families' meta may name a "target" object (a shape, a colour): never mistaken for a dense target
+    for fid in stimuli.list():
+        if stimuli.get(fid).mask_classes == 0:
+            assert "target" not in TrialDataset(stimuli.make(fid, size=32, seed=0), n=2)[1], fid
 
 
 @pytest.mark.parametrize("model", ["recall-16", "recall-16-ff"])
@@ -86,7 +90,7 @@ def test_dense_loss_falls_and_runs_report_solved(tmp_path, model, step_loss):
     # "correct" is exactly "every pixel right"
     with torch.no_grad():
         pix = net(torch.stack([TrialDataset(fam, n=8)[i]["image"] for i in range(8)])).pixel_logits
-    want = [bool((pix[i].argmax(0).numpy() == fam.trial(i).meta["target"]).all()) for i in range(8)]
+    want = [bool((pix[i].argmax(0).numpy() == fam.trial(i).meta["target_mask"]).all()) for i in range(8)]
     assert p["correct"].tolist() == want
 
 

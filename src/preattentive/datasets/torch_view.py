@@ -7,7 +7,7 @@ Items are dicts of tensors, so torch's default ``collate_fn`` batches them::
     query_id  int64   ()  index into the family's ``queries`` (-1 when the question does not vary)
     index     int64   ()  the trial's index in its set (item i of a family depends only on (seed, i))
     level     int64   ()  difficulty-ladder rung (-1 when none applies)
-    target    int64   (H, W)  per-pixel classes, only for families with a dense target (``meta["target"]``,
+    target    int64   (H, W)  per-pixel classes, only for families with a dense target (``meta["target_mask"]``,
                               e.g. the maze-path route)
 
 torch is imported here, so import this module only where torch is wanted (the stimuli room never does).
@@ -50,7 +50,7 @@ def make_item(image: np.ndarray, label: int, query_id: int | None, index: int, l
 
 def trial_item(t: Trial, level: int | None) -> dict[str, torch.Tensor]:
     """The dataset item for one trial."""
-    return make_item(t.image, t.label, t.meta.get("query_id"), t.index, level, t.meta.get("target"))
+    return make_item(t.image, t.label, t.meta.get("query_id"), t.index, level, t.meta.get("target_mask"))
 
 
 class TrialDataset(Dataset):
@@ -106,7 +106,7 @@ class TrialDataset(Dataset):
         row: dict[str, Any] = {c: self.table.column(c)[i].as_py() for c in self.table.column_names}
         meta = meta_from_json(row["meta"])
         return make_item(decode_png(row["image"]["bytes"]), row["label"], meta.get("query_id"), row["index"],
-                         row["level"], meta.get("target"))
+                         row["level"], meta.get("target_mask"))
 
 
 def is_set_dir(path: str | os.PathLike) -> bool:

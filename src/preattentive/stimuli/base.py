@@ -207,7 +207,7 @@ class StimulusFamily:
     ladder : difficulty rungs, easiest first; each a dict of parameter overrides.
     difficulty_keys : the parameter names reported in ``Trial.difficulty``.
     n_classes : number of labels; trial ``i`` asks for label ``i % n_classes`` (balanced by construction).
-    mask_classes : classes of the dense per-pixel target ``meta["target"]`` (an (H, W) bool or integer map), 0 when
+    mask_classes : classes of the dense per-pixel target ``meta["target_mask"]`` (an (H, W) bool or integer map), 0 when
         the family has none; ``maze-path`` marks its route (2).
     group_size : trials ``g*k .. g*k+g-1`` share one random stream, ``rng_for(seed, i // group_size)``, so that
         they can show the same geometry under different labels (border-ownership pairs use 2).

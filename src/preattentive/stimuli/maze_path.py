@@ -3,7 +3,7 @@
 Design (Bansal et al. 2022, NeurIPS, "End-to-end algorithm synthesis with recurrent networks"; Schwarzschild et
 al. 2021, easy-to-hard mazes): a perfect maze (recursive-backtracker spanning tree, every cell reachable by
 exactly one route), drawn as in ``maze-v1`` — 2 x cells + 1 grid units, ``cell_px`` px each, white corridors on
-black walls, the start cell green and the goal cell red. The target is dense: ``meta["target"]``, a boolean
+black walls, the start cell green and the goal cell red. The target is dense: ``meta["target_mask"]``, a boolean
 (size, size) mask of the pixels of the unique route (its cells and the passages between them, start and goal
 included), which is what the Deep-Thinking nets are trained to output pixel by pixel and scored on ("solved" =
 every pixel right).
@@ -90,7 +90,7 @@ class MazePath(Maze):
     -------
     >>> from preattentive import stimuli
     >>> t = stimuli.make("maze-path", size=None, cells=5, seed=0).trial(2)
-    >>> t.image.shape, t.meta["target"].shape, t.answer
+    >>> t.image.shape, t.meta["target_mask"].shape, t.answer
     ((24, 24, 3), (24, 24), 'left')
     """
 
@@ -99,7 +99,7 @@ class MazePath(Maze):
                 "Schwarzschild et al. 2021, NeurIPS Datasets & Benchmarks (easy-to-hard mazes)")
     ParamsType = MazePathParams
     n_classes = 4
-    mask_classes = 2  # meta["target"]: 0 off the route, 1 on it
+    mask_classes = 2  # meta["target_mask"]: 0 off the route, 1 on it
     ladder = Maze.ladder
     difficulty_keys = ("cells",)
 
@@ -146,6 +146,6 @@ class MazePath(Maze):
             prompts=tuple(f"a maze whose path from the green square to the red square starts {d}"
                           for d in ("upwards", "downwards", "to the left", "to the right")),
             difficulty={"cells": n, "grid": 2 * n - 1, "path_cells": len(path)},
-            meta={"target": target, "markers": [centre(sr, sc), centre(gr, gc)], "cells": n, "cell_px": u,
+            meta={"target_mask": target, "markers": [centre(sr, sc), centre(gr, gc)], "cells": n, "cell_px": u,
                   "offset": off, "start": [sr, sc], "goal": [gr, gc], "path": [list(divmod(c, n)) for c in path]},
         )

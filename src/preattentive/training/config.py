@@ -53,7 +53,7 @@ class TrainConfig:
     data: str | None = None  # a Parquet stimulus-set directory instead of on-the-fly generation
     num_workers: int = 0  # DataLoader worker processes generating trials
     init_from: str | None = None  # start from the weights of a finished run (or saved model dir) of the same net
-    target: str = "label"  # "label": one answer per image; "mask": per-pixel classes of the trial's meta["target"]
+    target: str = "label"  # "label": one answer per image; "mask": per-pixel classes of the trial's meta["target_mask"]
     # (e.g. the maze-path route, Bansal et al. 2022); accuracy is then the fraction of images with every pixel right
 
     def __post_init__(self) -> None:

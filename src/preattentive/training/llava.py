@@ -53,7 +53,7 @@ class LlavaTrainConfig:
     stage1_steps: int = 2000  # projector-only steps on describe → caption (limit)
     stage1_minutes: float | None = 0.5  # stage-1 budget, minutes of `clock`
     stage1_lr: float = 2e-3  # peak learning rate, stage 1
-    stage1_lm: bool = False  # also train the LM in stage 1 (the paper freezes a *pretrained* LM; ours is new)
+    stage1_lm: bool = False  # also train the (new) LM in stage 1; measured worse: it learns the training captions
     stage2_steps: int = 5000  # projector + LM steps on Q/A (limit)
     stage2_minutes: float | None = 4.5  # stage-2 budget, minutes of `clock` (stages 1 + 2: 5 minutes)
     stage2_lr: float = 1e-3  # peak learning rate, stage 2
@@ -61,7 +61,7 @@ class LlavaTrainConfig:
     warmup_steps: int = 30  # linear warm-up per stage, steps
     weight_decay: float = 0.0  # AdamW weight decay (LLaVA uses none)
     other_fraction: float = 0.1  # share of stage-2 samples from the other stimulus families
-    qa_mix: dict[str, float] | None = None  # scenes question type -> share of stage 2; None = "mixed" stream
+    qa_mix: dict[str, float] | None = None  # scenes question type -> share in stage 2; None = the "mixed" stream
     loss_per: str = "token"  # answer-token loss averaged per "token" (HF) or per "sample" (short answers count)
     scenes: dict[str, Any] = field(default_factory=dict)  # scenes-v1 parameter overrides
     eval_n: int = 256  # held-out scenes questions in the final check

@@ -165,7 +165,7 @@ def train_supervised(config: TrainConfig, out: str | os.PathLike, *, resume: boo
     if config.target == "mask":  # the net's classes are those of the per-pixel target
         n_classes = int(getattr(family or val_family, "mask_classes", 0))
         if n_classes < 1:
-            raise ParamError(f"target='mask': task {config.task!r} has no dense target (meta['target']); "
+            raise ParamError(f"target='mask': task {config.task!r} has no dense target (meta['target_mask']); "
                              f"use target='label' or a family with one, e.g. maze-path")
     task = {"family": (family or val_family).id, "params": (family or val_family).params.to_dict(),
             "seed": config.seed, "val_seed": config.val_seed, "n_classes": n_classes, "data": config.data}

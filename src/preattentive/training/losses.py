@@ -99,7 +99,7 @@ def supervised_loss(config) -> Callable[[torch.nn.Module, dict[str, torch.Tensor
     def loss_fn(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> LossOutput:
         images, labels, kw = batch["image"], batch["label"], net_inputs(batch)
         if dense and "target" not in batch:
-            raise ParamError(f"target='mask': task {config.task!r} has no dense target (meta['target']); "
+            raise ParamError(f"target='mask': task {config.task!r} has no dense target (meta['target_mask']); "
                              f"use target='label' or a family with one, e.g. maze-path")
         out = model(images, steps=iters, **kw)
         recurrent = getattr(getattr(model, "module", model), "recurrent", False)
