@@ -2,8 +2,9 @@
 
 Radford et al. 2021: symmetric InfoNCE with a learned temperature. Yuksekgonul et al. 2023 (NegCLIP): a batch that
 holds each scene next to its twin with two objects swapped forces the model to read *which object is where*;
-random batches leave it a bag of words (colours and shapes right, relations at chance). Both modes are here
-because the contrast is itself a result.
+random batches leave a tower with learned positions (``clip-tiny-v1``) a bag of words (colours and shapes
+right, relations at chance). Both modes are here because the contrast is itself a result; with fixed sin-cos
+positions (``clip-tiny-v2``) random batches read the relations too, so the contrast needs ``preset="clip-tiny-v1"``.
 
 Measured (clip-tiny, the defaults: batch 32 = 16 scenes + 16 swap twins, lr 6e-4, 5 CPU-minutes of one thread,
 ~1700 steps; an idle-ish 2-core CPU with one other job; held-out caption classes of scenes-v1 defaults, 288
