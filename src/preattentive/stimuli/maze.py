@@ -42,17 +42,15 @@ MIN_SPLIT = 0.25  # each region after sealing one passage holds at least this fr
 
 
 @dataclass(frozen=True)
-class MazeParams(Params):
-    """Parameters of ``maze-v1``."""
+class MazeGeometry(Params):
+    """The grid-maze geometry shared by ``maze-v1`` and ``maze-path-v1``."""
 
     size: int | None = 64  # image side, px; None: cell_px * (2 * cells + 1) + 2 (Bansal et al.'s layout)
     cells: int = 9  # cells per side (the paper's "n x n maze" has n = 2 * cells - 1 grid units)
     cell_px: int | None = None  # px per grid unit (cell or wall); None: the largest that fits `size` (2 if size=None)
-    loops: float = 0.0  # fraction of the walls inside each region knocked through after DFS (0 = perfect maze)
 
     def __post_init__(self) -> None:
         check_range("cells", self.cells, 3, 200)
-        check_range("loops", self.loops, 0.0, 1.0)
         if self.cell_px is not None:
             check_range("cell_px", self.cell_px, 1, 64)
         if self.size is not None:
@@ -60,7 +58,18 @@ class MazeParams(Params):
         layout(self)  # raises ParamError when the maze cannot fit
 
 
-def layout(p: MazeParams) -> tuple[int, int, int]:
+@dataclass(frozen=True)
+class MazeParams(MazeGeometry):
+    """Parameters of ``maze-v1``."""
+
+    loops: float = 0.0  # fraction of the walls inside each region knocked through after DFS (0 = perfect maze)
+
+    def __post_init__(self) -> None:
+        check_range("loops", self.loops, 0.0, 1.0)
+        super().__post_init__()
+
+
+def layout(p: MazeGeometry) -> tuple[int, int, int]:
     """(image side px, px per grid unit, offset px of the maze's top-left corner) for ``p``.
 
     Example

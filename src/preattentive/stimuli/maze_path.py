@@ -17,34 +17,22 @@ walls next to the start carry no tell beyond "this opening exists".
 
 from __future__ import annotations
 
-import dataclasses
 from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
 from preattentive.stimuli import register_family
-from preattentive.stimuli.base import MAX_SIZE, MIN_SIZE, Params, Trial, check_range
-from preattentive.stimuli.maze import Maze, carve, draw_units, layout, passage_grids, unit_grid
+from preattentive.stimuli.base import Params, Trial
+from preattentive.stimuli.maze import Maze, MazeGeometry, carve, draw_units, layout, passage_grids, unit_grid
 
 MOVES = ((-1, 0), (1, 0), (0, -1), (0, 1))  # label order: up, down, left, right (row, col)
 
 
 @dataclass(frozen=True)
-class MazePathParams(Params):
-    """Parameters of ``maze-path-v1`` (same geometry as ``maze-v1``; perfect mazes only, so the route is unique)."""
-
-    size: int | None = 64  # image side, px; None: cell_px * (2 * cells + 1) + 2 (Bansal et al.'s layout)
-    cells: int = 9  # cells per side (the paper's "n x n maze" has n = 2 * cells - 1 grid units)
-    cell_px: int | None = None  # px per grid unit; None: the largest that fits `size` (2 if size=None)
-
-    def __post_init__(self) -> None:
-        check_range("cells", self.cells, 3, 200)
-        if self.cell_px is not None:
-            check_range("cell_px", self.cell_px, 1, 64)
-        if self.size is not None:
-            check_range("size", self.size, MIN_SIZE, MAX_SIZE)
-        layout(self)  # raises ParamError when the maze cannot fit
+class MazePathParams(MazeGeometry):
+    """Parameters of ``maze-path-v1``: the ``maze-v1`` geometry, perfect mazes only (no ``loops``: the route is
+    unique)."""
 
 
 def open_moves(right: np.ndarray, down: np.ndarray) -> np.ndarray:
@@ -82,7 +70,7 @@ def first_moves(moves: np.ndarray, n: int, s: int) -> np.ndarray:
 class MazePath(Maze):
     """A perfect maze with a green and a red cell: the route between them (dense) and its first move (label).
 
-    ``meta``: ``target`` (size, size) bool mask of the route's pixels, ``path`` [[row, col], ...] cells from
+    ``meta``: ``target_mask`` (size, size) bool mask of the route's pixels, ``path`` [[row, col], ...] cells from
     start to goal, ``start``/``goal`` cells, ``markers`` centre pixels of the green and red cells, ``cells``,
     ``cell_px``, ``offset``.
 
@@ -102,16 +90,6 @@ class MazePath(Maze):
     mask_classes = 2  # meta["target_mask"]: 0 off the route, 1 on it
     ladder = Maze.ladder
     difficulty_keys = ("cells",)
-
-    def _params_for_rung(self, k: int) -> Params:
-        if not self.params.mix_levels:
-            return self.params
-        p = dataclasses.replace(self.params, **self.ladder[k])
-        if self.params.size is None:  # one image size for the whole set: that of the largest rung
-            biggest = dataclasses.replace(self.params, mix_levels=False, cells=max(r["cells"] for r in self.ladder))
-            size, u, _ = layout(biggest)
-            p = dataclasses.replace(p, size=size, cell_px=u)
-        return p
 
     def _make(self, rng: np.random.Generator, label: int, p: Params) -> Trial:
         assert isinstance(p, MazePathParams)
