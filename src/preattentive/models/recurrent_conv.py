@@ -162,6 +162,11 @@ class Recall(VisionNet):
             nn.Conv2d(8, num_classes, 3, padding=1, bias=False),
         )  # fmt: skip
 
+    @staticmethod
+    def pool(pix: Tensor, readout: str) -> Tensor:
+        """Per-pixel logits (B, C, H, W) -> image logits (B, C): "max" (is it anywhere?) or "mean"."""
+        return pix.amax(dim=(2, 3)) if readout == "max" else pix.mean(dim=(2, 3))
+
     def forward(
         self, images: Tensor, *, steps: int | None = None, query: Tensor | None = None, hidden: Tensor | None = None
     ) -> NetOutput:
@@ -173,8 +178,7 @@ class Recall(VisionNet):
         for _ in range(t_max):
             h = self.blocks(F.relu(self.recall(torch.cat([h, x], dim=1))))
             pix = self.head(h)  # (B, C, H, W)
-            out = pix.amax(dim=(2, 3)) if self.config.readout == "max" else pix.mean(dim=(2, 3))
-            logits.append(out)
+            logits.append(self.pool(pix, self.config.readout))
             states.append({"recall": h, "pixel_logits": pix})
         return _stack(logits, states, hidden=h, pixel_logits=pix)
 
@@ -229,8 +233,7 @@ class RecallFF(VisionNet):
             h = stage(F.relu(rec(torch.cat([h, x], dim=1))))
             states[f"block{i + 1}"] = h
         pix = self.head(h)  # (B, C, H, W)
-        out = pix.amax(dim=(2, 3)) if self.config.readout == "max" else pix.mean(dim=(2, 3))
-        return _stack([out], [{**states, "pixel_logits": pix}], pixel_logits=pix)
+        return _stack([Recall.pool(pix, self.config.readout)], [{**states, "pixel_logits": pix}], pixel_logits=pix)
 
 
 # --------------------------------------------------------------------------------------------- presets
