@@ -20,7 +20,7 @@ from preattentive.stimuli.base import ParamError
 from preattentive.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from preattentive.training.config import TrainConfig
 from preattentive.training.data import held_out, make_family, net_inputs, train_loader
-from preattentive.training.losses import LossOutput, dense_logits, solved, supervised_loss
+from preattentive.training.losses import LossOutput, dense_logits, no_dense_target, solved, supervised_loss
 from preattentive.training.runs import (append_metrics, build_net, check_out_dir, init_weights, truncate_metrics,
                                         write_json_atomic, write_model)
 
@@ -165,8 +165,7 @@ def train_supervised(config: TrainConfig, out: str | os.PathLike, *, resume: boo
     if config.target == "mask":  # the net's classes are those of the per-pixel target
         n_classes = int(getattr(family or val_family, "mask_classes", 0))
         if n_classes < 1:
-            raise ParamError(f"target='mask': task {config.task!r} has no dense target (meta['target_mask']); "
-                             f"use target='label' or a family with one, e.g. maze-path")
+            raise no_dense_target(config.task)
     task = {"family": (family or val_family).id, "params": (family or val_family).params.to_dict(),
             "seed": config.seed, "val_seed": config.val_seed, "n_classes": n_classes, "data": config.data}
     accelerator = Accelerator()  # multi-CPU needs ACCELERATE_USE_CPU=1 (accelerate launch --cpu) under torchrun

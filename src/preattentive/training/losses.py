@@ -64,6 +64,12 @@ def dense_logits(out, model_id: str = "") -> torch.Tensor:
     return out.pixel_logits
 
 
+def no_dense_target(task: str) -> ParamError:
+    """The error for ``target='mask'`` on a task whose trials carry no per-pixel target."""
+    return ParamError(f"target='mask': task {task!r} has no dense target (meta['target_mask']); "
+                      f"use target='label' or a family with one, e.g. maze-path")
+
+
 def solved(pixel_logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """(B,) bool: every pixel's argmax class equals the target (Bansal et al.'s accuracy: the maze is solved)."""
     return (pixel_logits.argmax(1) == target).flatten(1).all(1)
@@ -99,8 +105,7 @@ def supervised_loss(config) -> Callable[[torch.nn.Module, dict[str, torch.Tensor
     def loss_fn(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> LossOutput:
         images, labels, kw = batch["image"], batch["label"], net_inputs(batch)
         if dense and "target" not in batch:
-            raise ParamError(f"target='mask': task {config.task!r} has no dense target (meta['target_mask']); "
-                             f"use target='label' or a family with one, e.g. maze-path")
+            raise no_dense_target(config.task)
         out = model(images, steps=iters, **kw)
         recurrent = getattr(getattr(model, "module", model), "recurrent", False)
         if dense and (mode == "final" or not recurrent):
