@@ -45,6 +45,45 @@ def test_both_projectors_train_and_round_trip(tiny_clip, tiny_texts, tiny_images
         assert torch.allclose(again.loss(b), llava.loss(b), atol=1e-6)
 
 
+@pytest.mark.parametrize("projector", ["linear", "mlp2x_gelu"])
+def test_pooled_projector_reads_a_coarser_grid(tiny_clip, tiny_texts, tiny_images, projector, tmp_path, monkeypatch):
+    llava = build_llava("llava-micro", vision=tiny_clip, texts=tiny_texts, projector=projector, pool=2,
+                        feature_layer=-1)
+    cfg = llava.model.config
+    assert (cfg.image_seq_length, cfg.vision_feature_layer, llava.processor.patch_size) == (16, -1, 16)
+    prompt = llava.prompt(QUESTIONS[0])
+    enc = llava.processor(images=tiny_images[:1], text=[prompt], return_tensors="pt")
+    assert int((enc["input_ids"] == cfg.image_token_id).sum()) == 16  # the processor follows the pooled grid
+    pix = llava.batch(tiny_images[:1], QUESTIONS[:1]).inputs["pixel_values"]
+    with torch.no_grad():  # the projector sees the 8 x 8 grid's 2 x 2 means, in raster order
+        feats = llava.model.model.vision_tower(pix, output_hidden_states=True).hidden_states[-1][:, 1:]
+        grid = feats.reshape(1, 8, 8, -1)
+        want = grid.reshape(1, 4, 2, 4, 2, -1).mean((2, 4)).reshape(1, 16, -1)
+        proj = llava.model.model.multi_modal_projector
+        got = proj(feats)
+        assert got.shape == (1, 16, 32)
+        assert torch.allclose(got, type(proj).__mro__[1].forward(proj, want) if projector != "linear"
+                              else proj.linear_1(want), atol=1e-5)
+    b = llava.batch(tiny_images[:2], QUESTIONS[:2], ["red", "left of"])
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    llava.save(tmp_path / "pooled")
+    again = load_llava(tmp_path / "pooled")
+    assert again.model.config.projector_pool == 2
+    with torch.no_grad():
+        assert torch.allclose(again.loss(b), llava.loss(b), atol=1e-6)
+    assert again.generate(tiny_images[:2], QUESTIONS[:2], max_new_tokens=3) == \
+        llava.generate(tiny_images[:2], QUESTIONS[:2], max_new_tokens=3)
+
+
+def test_bad_pooling_is_a_clear_error(tiny_clip, tiny_texts):
+    with pytest.raises(ValueError, match="pool=3: expected a divisor"):
+        build_llava("llava-micro", vision=tiny_clip, texts=tiny_texts, pool=3)
+    with pytest.raises(ValueError, match="pool=0"):
+        build_llava("llava-micro", vision=tiny_clip, texts=tiny_texts, pool=0)
+    with pytest.raises(ValueError, match="single-tile"):
+        build_llava("llava-next-tiny", vision=tiny_clip, texts=tiny_texts, pool=2)
+
+
 def test_processor_matches_config(tiny_llava, tiny_images):
     cfg = tiny_llava.model.config
     assert cfg.image_seq_length == (64 // 8) ** 2  # patches, CLS dropped by the "default" strategy

@@ -127,6 +127,14 @@ def test_qa_stream_mixes_families():
     assert normalize_answer(" Left of. ") == "left of"
 
 
+def test_train_overrides_change_the_training_scenes_only():
+    qa = QAStream(SMALL, other_fraction=0.0, seed=0, train_overrides={"mix_levels": True})
+    assert qa.questions.params.mix_levels and qa.captions.params.mix_levels
+    sizes = {qa.questions.trial(i).difficulty["obj_size"] for i in range(400)}
+    assert len(sizes) > 1  # the ladder's rungs, not one object size
+    assert not QAStream(SMALL, other_fraction=0.0, seed=0).questions.params.mix_levels  # `overrides` alone: as before
+
+
 def test_llava_two_stages_each_lower_the_loss(tmp_path, monkeypatch):
     from preattentive.models.clip import build_clip
     from preattentive.models.llava import load_llava

@@ -47,10 +47,16 @@ class LlavaPreset:
     max_positions: int = 256  # tokens: image tokens (64 for a 64 px / patch 8 tower) + prompt + answer
     projector: str = "mlp2x_gelu"  # "linear" (LLaVA v1) or "mlp2x_gelu" (v1.5)
     grid_pinpoints: tuple[tuple[int, int], ...] | None = None  # AnyRes (h, w) px grids; set → LLaVA-NeXT
+    feature_layer: int = -2  # tower layer whose patch tokens the LM reads (-2: the paper's penultimate layer)
+    pool: int = 1  # average-pool the patch grid k x k before the projector (k² fewer image tokens); 1 = off
 
     def __post_init__(self) -> None:
         if self.projector not in PROJECTORS:
             raise ValueError(f"projector={self.projector!r}: expected one of {', '.join(PROJECTORS)}")
+        if not (isinstance(self.pool, int) and self.pool >= 1):
+            raise ValueError(f"pool={self.pool!r}: expected a whole number >= 1 (1 = no pooling)")
+        if self.pool > 1 and self.grid_pinpoints:
+            raise ValueError(f"pool={self.pool} with grid_pinpoints: pooling is for single-tile LLaVA only")
 
     def text_config(self, vocab_size: int, bos: int, eos: int, pad: int) -> Any:
         from transformers import LlamaConfig
@@ -74,41 +80,64 @@ def list_presets() -> list[str]:
     return PRESETS.list()
 
 
-# --------------------------------------------------------------------------------------------- v1 projector
-def _linear_projector_class() -> type:
+# --------------------------------------------------------------------------------------------- projectors
+def _pool_grid(features: "torch.Tensor", k: int) -> "torch.Tensor":  # noqa: F821
+    """(B, g*g, D) patch tokens in raster order -> (B, (g/k)², D): k x k average pooling of the patch grid."""
+    import torch.nn.functional as F
+
+    b, n, d = features.shape
+    g = int(round(n ** 0.5))
+    grid = features.transpose(1, 2).reshape(b, d, g, g)
+    return F.avg_pool2d(grid, k).flatten(2).transpose(1, 2)
+
+
+def _projector_class(kind: str, pool: int) -> type:
+    """The projector module: v1's single matrix W (``linear``) or HF's v1.5 MLP, pooling the grid first."""
     import torch
+    from transformers.models.llava.modeling_llava import LlavaMultiModalProjector
 
-    class LinearProjector(torch.nn.Module):
-        """LLaVA v1's projection: one matrix W from vision width to LM width (Liu et al. 2023, eq. 1)."""
+    if kind == "linear":
+        class Projector(torch.nn.Module):
+            """LLaVA v1's projection: one matrix W from vision width to LM width (Liu et al. 2023, eq. 1)."""
 
-        def __init__(self, config: Any) -> None:
-            super().__init__()
-            n = 1 if isinstance(config.vision_feature_layer, int) else len(config.vision_feature_layer)
-            self.linear_1 = torch.nn.Linear(config.vision_config.hidden_size * n, config.text_config.hidden_size,
-                                            bias=config.multimodal_projector_bias)
+            def __init__(self, config: Any) -> None:
+                super().__init__()
+                n = 1 if isinstance(config.vision_feature_layer, int) else len(config.vision_feature_layer)
+                self.linear_1 = torch.nn.Linear(config.vision_config.hidden_size * n,
+                                                config.text_config.hidden_size, bias=config.multimodal_projector_bias)
 
-        def forward(self, image_features: torch.Tensor) -> torch.Tensor:
-            return self.linear_1(image_features)  # (B, N, D_lm)
+            def forward(self, image_features: torch.Tensor) -> torch.Tensor:
+                x = image_features if pool == 1 else _pool_grid(image_features, pool)
+                return self.linear_1(x)  # (B, N, D_lm)
+    else:
+        class Projector(LlavaMultiModalProjector):  # type: ignore[no-redef]
+            """LLaVA v1.5's two-layer GELU MLP (HF's own), on the k x k pooled patch grid."""
 
-    return LinearProjector
+            def forward(self, image_features: torch.Tensor) -> torch.Tensor:
+                return super().forward(_pool_grid(image_features, pool))
+
+    return Projector
 
 
 def model_class(config: Any) -> type:
-    """The model class for ``config``: HF's own for the v1.5 MLP projector, a subclass swapping in W for v1."""
+    """The model class for ``config``: HF's own for the v1.5 MLP projector, a subclass swapping in W for v1
+    (``projector_type="linear"``) or a pooling projector (``projector_pool`` > 1)."""
     from transformers import LlavaForConditionalGeneration, LlavaNextForConditionalGeneration
 
     base = LlavaNextForConditionalGeneration if config.model_type == "llava_next" else LlavaForConditionalGeneration
-    if getattr(config, "projector_type", "mlp2x_gelu") != "linear":
+    kind, pool = getattr(config, "projector_type", "mlp2x_gelu"), int(getattr(config, "projector_pool", 1))
+    if kind != "linear" and pool == 1:
         return base
-    projector = _linear_projector_class()
+    projector = _projector_class(kind, pool)
 
-    class LinearLlava(base):  # type: ignore[misc, valid-type]
+    class CustomLlava(base):  # type: ignore[misc, valid-type]
         def __init__(self, config: Any) -> None:
             super().__init__(config)
             self.model.multi_modal_projector = projector(config)
 
-    LinearLlava.__name__ = LinearLlava.__qualname__ = f"Linear{base.__name__}"
-    return LinearLlava
+    name = ("Linear" if kind == "linear" else "") + (f"Pool{pool}" if pool > 1 else "") + base.__name__
+    CustomLlava.__name__ = CustomLlava.__qualname__ = name
+    return CustomLlava
 
 
 # --------------------------------------------------------------------------------------------- wrapper
@@ -226,11 +255,13 @@ class Llava(ProcessorModel):
 
 
 # --------------------------------------------------------------------------------------------- building
-def make_processor(tokenizer: Any, vision_config: Any, grid_pinpoints: Any = None) -> Any:
-    """A Llava(Next)Processor whose image-token count matches the tower (patch size, CLS dropped)."""
+def make_processor(tokenizer: Any, vision_config: Any, grid_pinpoints: Any = None, *, pool: int = 1) -> Any:
+    """A Llava(Next)Processor whose image-token count matches the tower (patch size, CLS dropped); with a
+    ``pool`` x ``pool`` pooling projector each image token covers ``pool`` patches a side, so the processor's
+    ``patch_size`` is ``pool`` times the tower's."""
     from transformers import CLIPImageProcessorPil, LlavaNextImageProcessorPil, LlavaNextProcessor, LlavaProcessor
 
-    s, kw = int(vision_config.image_size), dict(patch_size=int(vision_config.patch_size),
+    s, kw = int(vision_config.image_size), dict(patch_size=int(vision_config.patch_size) * pool,
                                                  vision_feature_select_strategy="default",
                                                  num_additional_image_tokens=1, chat_template=CHAT_TEMPLATE)
     sizes = {"size": {"shortest_edge": s}, "crop_size": {"height": s, "width": s}}
@@ -282,11 +313,14 @@ def build_llava(preset: str = "llava-tiny", *, vision: Any, texts: Iterable[str]
         lm_model = AutoModelForCausalLM.from_pretrained(where)
         lm_model.resize_token_embeddings(len(tok))
         tcfg = lm_model.config
-    n_tokens = (vcfg.image_size // vcfg.patch_size) ** 2  # patch tokens; the CLS token is dropped ("default")
+    grid = vcfg.image_size // vcfg.patch_size
+    if grid % p.pool:
+        raise ValueError(f"pool={p.pool}: expected a divisor of the tower's {grid} x {grid} patch grid")
+    n_tokens = (grid // p.pool) ** 2  # patch tokens (pooled); the CLS token is dropped ("default")
     vdict = {k: v for k, v in vcfg.to_dict().items() if k not in ("dtype", "torch_dtype")}  # dtype: set below
     common = dict(vision_config=vdict, text_config=tcfg.to_dict(), image_token_index=tok.convert_tokens_to_ids(IMAGE),
-                  image_seq_length=n_tokens, vision_feature_layer=-2, vision_feature_select_strategy="default",
-                  projector_type=p.projector)
+                  image_seq_length=n_tokens, vision_feature_layer=p.feature_layer,
+                  vision_feature_select_strategy="default", projector_type=p.projector, projector_pool=p.pool)
     if p.grid_pinpoints:
         config = LlavaNextConfig(**common, image_grid_pinpoints=[list(g) for g in p.grid_pinpoints])
     else:
@@ -297,7 +331,7 @@ def build_llava(preset: str = "llava-tiny", *, vision: Any, texts: Iterable[str]
     if lm_model is not None:
         model.model.language_model.load_state_dict(lm_model.model.state_dict())
         model.lm_head.load_state_dict(lm_model.lm_head.state_dict())
-    processor = make_processor(tok, vcfg, p.grid_pinpoints)
+    processor = make_processor(tok, vcfg, p.grid_pinpoints, pool=p.pool)
     return Llava(model.to(clip.device, clip.dtype), processor)  # a bf16 tower gives a bf16 LLaVA, fp32 → fp32
 
 

@@ -51,6 +51,8 @@ class LlavaTrainConfig:
 
     preset: str = "llava-tiny"  # models.llava preset id
     projector: str = "mlp2x_gelu"  # "linear" (v1) or "mlp2x_gelu" (v1.5)
+    pool: int = 1  # k x k average pooling of the tower's patch grid before the projector (1 = the paper's)
+    feature_layer: int = -2  # tower layer the LM reads (-2 = the paper's penultimate layer)
     vision: str | None = None  # CLIP run/dir/hub id; None = train clip-tiny with hard negatives first; "scratch"
     freeze_vision: bool = True  # keep the tower fixed in both stages (the paper's recipe)
     clip_minutes: float = 5.0  # budget of the CLIP trained when vision is None, minutes
@@ -68,7 +70,8 @@ class LlavaTrainConfig:
     other_fraction: float = 0.1  # share of stage-2 samples from the other stimulus families
     qa_mix: dict[str, float] | None = None  # scenes question type -> share in stage 2; None = the "mixed" stream
     loss_per: str = "token"  # answer-token loss averaged per "token" (HF) or per "sample" (short answers count)
-    scenes: dict[str, Any] = field(default_factory=dict)  # scenes-v1 parameter overrides
+    scenes: dict[str, Any] = field(default_factory=dict)  # scenes-v1 parameter overrides (training and test)
+    train_scenes: dict[str, Any] = field(default_factory=dict)  # more overrides for the training scenes only
     eval_n: int = 256  # held-out scenes questions in the final check
     eval_every: int = 0  # steps between checks during stage 2 (0 = only at the end)
     max_new_tokens: int = 16  # generation limit when evaluating
@@ -185,8 +188,10 @@ def train_llava(config: LlavaTrainConfig | None = None, *, out: str | Path, resu
     configure_threads(cfg.threads)
     if cfg.vision not in (None, "scratch"):
         locate(cfg.vision, "CLIP")  # a missing tower is a one-line error before the run directory exists
-    PRESETS.make(cfg.preset, projector=cfg.projector)  # likewise an unknown preset or projector
-    data = QAStream(cfg.scenes, other_fraction=cfg.other_fraction, seed=cfg.seed, qa_mix=cfg.qa_mix)
+    arch = dict(projector=cfg.projector, pool=cfg.pool, feature_layer=cfg.feature_layer)
+    PRESETS.make(cfg.preset, **arch)  # likewise an unknown preset, projector or pooling
+    data = QAStream(cfg.scenes, other_fraction=cfg.other_fraction, seed=cfg.seed, qa_mix=cfg.qa_mix,
+                    train_overrides=cfg.train_scenes)
     writer = RunWriter(out, "llava", cfg, task=data.task(), resume=resume)
     vision_source = cfg.vision
     if cfg.vision is None:  # the good recipe: a tiny CLIP trained with swap hard negatives
@@ -201,7 +206,7 @@ def train_llava(config: LlavaTrainConfig | None = None, *, out: str | Path, resu
     else:
         clip = load_clip(cfg.vision, dtype="float32")  # train in fp32 whatever the device
     clip.model.to(resolve_device(cfg.device))
-    llava = build_llava(cfg.preset, vision=clip, texts=data.texts(), projector=cfg.projector, seed=cfg.seed)
+    llava = build_llava(cfg.preset, vision=clip, texts=data.texts(), seed=cfg.seed, **arch)
     del clip
     stages = [_run_stage(llava, 1, data.caption_batch_fn(cfg.batch_size), cfg, writer, resume=resume),
               _run_stage(llava, 2, data.qa_batch_fn(cfg.batch_size), cfg, writer, resume=resume)]

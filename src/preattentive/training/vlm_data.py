@@ -205,15 +205,16 @@ class QAStream:
 
     def __init__(self, overrides: dict[str, Any] | None = None, *, other_fraction: float = 0.25,
                  seed: int = 0, families: Iterable[str] | None = None,
-                 qa_mix: dict[str, float] | None = None) -> None:
+                 qa_mix: dict[str, float] | None = None, train_overrides: dict[str, Any] | None = None) -> None:
         from preattentive import stimuli
 
         self.overrides, self.seed, self.other_fraction = dict(overrides or {}), seed, other_fraction
-        self.captions = stimuli.make("scenes", seed=seed, split="train", question="caption", **self.overrides)
-        self.questions = stimuli.make("scenes", seed=seed + 1, split="train", question="mixed", **self.overrides)
+        train = {**self.overrides, **(train_overrides or {})}  # e.g. mix_levels: the training scenes only
+        self.captions = stimuli.make("scenes", seed=seed, split="train", question="caption", **train)
+        self.questions = stimuli.make("scenes", seed=seed + 1, split="train", question="mixed", **train)
         self.qa_mix = dict(check_mix(qa_mix)) if qa_mix else None
         self.by_type = {q: stimuli.make("scenes", seed=seed + 1 + 7919 * (k + 1), split="train", question=q,
-                                        **self.overrides) for k, q in enumerate(sorted(self.qa_mix or {}))}
+                                        **train) for k, q in enumerate(sorted(self.qa_mix or {}))}
         self.others, self.skipped = [], {}
         names = families if families is not None else [f for f in stimuli.list() if not f.startswith("scenes")]
         for k, fam in enumerate(names if other_fraction > 0 else []):
