@@ -82,6 +82,33 @@ def test_bad_pooling_is_a_clear_error(tiny_clip, tiny_texts):
         build_llava("llava-micro", vision=tiny_clip, texts=tiny_texts, pool=0)
     with pytest.raises(ValueError, match="single-tile"):
         build_llava("llava-next-tiny", vision=tiny_clip, texts=tiny_texts, pool=2)
+    with pytest.raises(ValueError, match="select_strategy='cls'"):
+        build_llava("llava-micro", vision=tiny_clip, texts=tiny_texts, select_strategy="cls")
+
+
+@pytest.mark.parametrize("pool", [1, 2])
+def test_full_strategy_adds_the_cls_token(tiny_clip, tiny_texts, tiny_images, pool, tmp_path, monkeypatch):
+    llava = build_llava("llava-micro", vision=tiny_clip, texts=tiny_texts, pool=pool, select_strategy="full",
+                        feature_layer=-1)
+    cfg, n = llava.model.config, (8 // pool) ** 2 + 1
+    assert (cfg.image_seq_length, cfg.vision_feature_select_strategy) == (n, "full")
+    enc = llava.processor(images=tiny_images[:1], text=[llava.prompt(QUESTIONS[0])], return_tensors="pt")
+    assert int((enc["input_ids"] == cfg.image_token_id).sum()) == n
+    pix = llava.batch(tiny_images[:1], QUESTIONS[:1]).inputs["pixel_values"]
+    with torch.no_grad():
+        feats = llava.model.model.get_image_features(pixel_values=pix)
+        feats = feats.pooler_output if hasattr(feats, "pooler_output") else feats
+        tokens = torch.cat(list(feats)) if isinstance(feats, (list, tuple)) else feats.reshape(-1, 32)
+        assert tokens.shape == (n, 32)
+        cls = llava.model.model.vision_tower(pix, output_hidden_states=True).hidden_states[-1][:, :1]
+        assert torch.allclose(tokens[:1], llava.model.model.multi_modal_projector(
+            torch.cat([cls, cls.new_zeros(1, 64, cls.shape[-1])], 1))[0, :1], atol=1e-5)  # CLS first, unpooled
+    b = llava.batch(tiny_images[:2], QUESTIONS[:2], ["red", "left of"])
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    llava.save(tmp_path / "full")
+    again = load_llava(tmp_path / "full")
+    with torch.no_grad():
+        assert torch.allclose(again.loss(b), llava.loss(b), atol=1e-6)
 
 
 def test_processor_matches_config(tiny_llava, tiny_images):

@@ -187,3 +187,18 @@ def test_stage1_lm_trains_the_language_model_with_the_projector():
     assert sum(p.numel() for p in _trainable(llava, 1, True, stage1_lm=True)) == stage2
     with pytest.raises(ValueError, match="qa_mix"):
         LlavaTrainConfig(qa_mix={"colour": -1})
+
+
+def test_train_llava_cli_rejects_a_pool_that_does_not_fit_before_writing(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from preattentive.cli import app
+    from preattentive.models.clip import build_clip
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    build_clip("clip-micro", texts=["a red circle"], seed=0).save(tmp_path / "clip")
+    res = CliRunner().invoke(app, ["train", "llava", "--vision", str(tmp_path / "clip"), "--pool", "3",
+                                   "--out", str(tmp_path / "run")])
+    assert res.exit_code == 2, res.output
+    assert "pool=3: expected a divisor of the tower's 8 x 8 patch grid" in res.output
+    assert "Traceback" not in res.output and not (tmp_path / "run").exists()

@@ -66,6 +66,8 @@ def train_llava_cmd(
     train_vision: bool = typer.Option(False, "--train-vision", help="Train the tower too (end to end)."),
     preset: Optional[str] = typer.Option(None, help="LLaVA preset (default llava-tiny)."),
     projector: Optional[str] = typer.Option(None, help="linear (v1) or mlp2x_gelu (v1.5, default)."),
+    pool: Optional[int] = typer.Option(None, help="Average-pool the patch grid k x k before the projector "
+                                                  "(k² fewer image tokens; default 1 = none)."),
     stage1_minutes: Optional[float] = typer.Option(None, "--stage1-minutes", help="Stage-1 budget (default 0.5)."),
     stage2_minutes: Optional[float] = typer.Option(None, "--stage2-minutes", help="Stage-2 budget (default 4.5)."),
     stage1_steps: Optional[int] = typer.Option(None, "--stage1-steps", help="Stage-1 step limit."),
@@ -87,7 +89,7 @@ def train_llava_cmd(
     """
     from preattentive.training.llava import train_llava
 
-    given = _given(vision=vision, preset=preset, projector=projector, stage1_minutes=stage1_minutes,
+    given = _given(vision=vision, preset=preset, projector=projector, pool=pool, stage1_minutes=stage1_minutes,
                    stage2_minutes=stage2_minutes, stage1_steps=stage1_steps, stage2_steps=stage2_steps,
                    clip_minutes=clip_minutes, clock=clock, batch_size=batch_size, other_fraction=other_fraction,
                    seed=seed, threads=threads)

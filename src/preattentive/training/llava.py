@@ -51,8 +51,10 @@ class LlavaTrainConfig:
 
     preset: str = "llava-tiny"  # models.llava preset id
     projector: str = "mlp2x_gelu"  # "linear" (v1) or "mlp2x_gelu" (v1.5)
-    pool: int = 1  # k x k average pooling of the tower's patch grid before the projector (1 = the paper's)
-    feature_layer: int = -2  # tower layer the LM reads (-2 = the paper's penultimate layer)
+    # None = the preset's value (llava-tiny = v2: last layer, CLS token too, no pooling; v1: the paper's -2, default)
+    pool: int | None = None  # k x k average pooling of the tower's patch grid before the projector (1 = none)
+    feature_layer: int | None = None  # tower layer the LM reads (-2 = the paper's penultimate layer)
+    select_strategy: str | None = None  # "default": patch tokens (the paper); "full": the tower's CLS token too
     vision: str | None = None  # CLIP run/dir/hub id; None = train clip-tiny with hard negatives first; "scratch"
     freeze_vision: bool = True  # keep the tower fixed in both stages (the paper's recipe)
     clip_minutes: float = 5.0  # budget of the CLIP trained when vision is None, minutes
@@ -179,17 +181,23 @@ def train_llava(config: LlavaTrainConfig | None = None, *, out: str | Path, resu
     >>> load_llava(run).generate([image], ["what color is the circle?"])  # doctest: +SKIP
     """
     from preattentive.models.clip import build_clip, load_clip
-    from preattentive.models.llava import PRESETS, build_llava
+    from preattentive.models.clip import PRESETS as CLIP_PRESETS
+    from preattentive.models.llava import PRESETS, build_llava, check_pool
     from preattentive.models.vlm_common import locate, resolve_device
     from preattentive.training.clip import train_clip
     from preattentive.training.vlm_data import QAStream, qa_accuracy
 
     cfg = dataclasses.replace(config or LlavaTrainConfig(), **fields)
     configure_threads(cfg.threads)
-    if cfg.vision not in (None, "scratch"):
-        locate(cfg.vision, "CLIP")  # a missing tower is a one-line error before the run directory exists
-    arch = dict(projector=cfg.projector, pool=cfg.pool, feature_layer=cfg.feature_layer)
-    PRESETS.make(cfg.preset, **arch)  # likewise an unknown preset, projector or pooling
+    arch = {k: v for k, v in dict(projector=cfg.projector, pool=cfg.pool, feature_layer=cfg.feature_layer,
+                                  select_strategy=cfg.select_strategy).items() if v is not None}
+    pool = PRESETS.make(cfg.preset, **arch).pool  # an unknown preset, projector or pooling: an error before the run
+    if cfg.vision not in (None, "scratch"):  # likewise a missing tower, or a pool that does not fit its grid
+        from transformers import AutoConfig
+
+        check_pool(pool, AutoConfig.from_pretrained(locate(cfg.vision, "CLIP")).vision_config)
+    else:
+        check_pool(pool, CLIP_PRESETS.make("clip-tiny").config(vocab_size=2, bos=0, eos=1, pad=1).vision_config)
     data = QAStream(cfg.scenes, other_fraction=cfg.other_fraction, seed=cfg.seed, qa_mix=cfg.qa_mix,
                     train_overrides=cfg.train_scenes)
     writer = RunWriter(out, "llava", cfg, task=data.task(), resume=resume)
