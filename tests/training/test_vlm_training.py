@@ -88,7 +88,7 @@ def test_train_clip_run_layout_resume_and_zero_shot_beats_chance(tmp_path, monke
                      eval_n=32, out=tmp_path / "clip")
     record = json.loads((run / "run.json").read_text())
     assert record["kind"] == "clip" and record["status"] == "done" and record["steps"] == 60
-    assert record["config"]["preset"] == "clip-micro" and record["task"]["family"] == "scenes-v1"
+    assert record["config"]["preset"] == "clip-micro-v1" and record["task"]["family"] == "scenes-v1"
     rows = _metrics(run)
     assert [r["step"] for r in rows if "loss" in r] == list(range(1, 61))
     from preattentive.models.clip import load_clip
@@ -149,6 +149,7 @@ def test_llava_two_stages_each_lower_the_loss(tmp_path, monkeypatch):
                       out=tmp_path / "llava")
     record = json.loads((run / "run.json").read_text())
     assert record["kind"] == "llava" and record["status"] == "done" and "acc" in record["metrics"]
+    assert record["config"]["preset"] == "llava-micro-v1"  # the version trained, not the alias
     s1, s2 = record["stages"]
     projector = sum(p.numel() for p in load_llava(run).model.model.multi_modal_projector.parameters())
     assert s1["trainable"] == projector < s2["trainable"]  # stage 1: projector only; stage 2: + the LM
@@ -202,3 +203,14 @@ def test_train_llava_cli_rejects_a_pool_that_does_not_fit_before_writing(tmp_pat
     assert res.exit_code == 2, res.output
     assert "pool=3: expected a divisor of the tower's 8 x 8 patch grid" in res.output
     assert "Traceback" not in res.output and not (tmp_path / "run").exists()
+
+
+def test_unknown_presets_fail_before_a_run_is_written(tmp_path):
+    from preattentive.registry import UnknownIdError
+    from preattentive.training.llava import train_llava
+
+    with pytest.raises(UnknownIdError, match="clip-huge"):
+        train_clip(preset="clip-huge", out=tmp_path / "clip")
+    with pytest.raises(UnknownIdError, match="llava-huge"):
+        train_llava(preset="llava-huge", out=tmp_path / "llava")
+    assert not (tmp_path / "clip").exists() and not (tmp_path / "llava").exists()

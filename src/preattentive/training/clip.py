@@ -136,7 +136,10 @@ def train_clip(config: ClipTrainConfig | None = None, *, out: str | os.PathLike,
     from preattentive.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
     from preattentive.training.vlm_data import SceneCaptions, zero_shot_accuracy
 
+    from preattentive.models.clip import PRESETS
+
     cfg = dataclasses.replace(config or ClipTrainConfig(), **fields)
+    cfg = dataclasses.replace(cfg, preset=PRESETS.resolve(cfg.preset))  # run.json names the version trained
     configure_threads(cfg.threads)
     data = SceneCaptions(cfg.scenes, holdout_fraction=cfg.holdout_fraction, seed=cfg.seed)
     writer = RunWriter(out, "clip", cfg, task=data.task(), resume=resume)

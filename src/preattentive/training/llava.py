@@ -188,6 +188,7 @@ def train_llava(config: LlavaTrainConfig | None = None, *, out: str | Path, resu
     from preattentive.training.vlm_data import QAStream, qa_accuracy
 
     cfg = dataclasses.replace(config or LlavaTrainConfig(), **fields)
+    cfg = dataclasses.replace(cfg, preset=PRESETS.resolve(cfg.preset))  # run.json names the version trained
     configure_threads(cfg.threads)
     arch = {k: v for k, v in dict(projector=cfg.projector, pool=cfg.pool, feature_layer=cfg.feature_layer,
                                   select_strategy=cfg.select_strategy).items() if v is not None}
