@@ -13,7 +13,9 @@ JSON lines (``"bench": "clip_llava"``):
 - ``generate``: greedy tokens/s of llava-tiny at batch 1 and 16 (16 new tokens each) and the ratio 16 / 1.
 
 Budgets are CPU-minutes (process CPU time), so results are comparable on a shared, loaded machine.
-Usage: ``python benchmarks/clip_llava.py [--quick] [--out DIR] [--threads 1] [--seed 0]``
+Usage: ``python benchmarks/clip_llava.py [--quick] [--out DIR] [--threads 1] [--seed 0] [--clip-preset P]
+[--llava-preset P]``. ``--clip-preset clip-tiny-v1`` (learned patch positions) shows the bag-of-words contrast:
+on the default v2 tower (fixed 2D sin-cos positions) random batches read relations too, and hard / none is ~1.
 """
 
 from __future__ import annotations
@@ -32,14 +34,14 @@ def emit(**row) -> None:
     print(json.dumps({"bench": "clip_llava", **row}), flush=True)
 
 
-def clip_steps_per_s(threads: int, steps: int, batch: int) -> float:
+def clip_steps_per_s(threads: int, steps: int, batch: int, preset: str = "clip-tiny") -> float:
     from preattentive.models.clip import build_clip
     from preattentive.training.clip import clip_step_loss
     from preattentive.training.vlm_data import SceneCaptions
 
     torch.set_num_threads(threads)
     data = SceneCaptions(seed=0)
-    clip = build_clip("clip-tiny", texts=data.texts())
+    clip = build_clip(preset, texts=data.texts())
     opt = torch.optim.AdamW(clip.model.parameters(), lr=1e-4)
     batches = [data.batch(s, batch // 2, hard_negatives=True) for s in range(steps + 1)]  # scenes + swap twins
 
@@ -76,6 +78,8 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="keep the runs here (default: a temporary directory)")
     ap.add_argument("--threads", type=int, default=1, help="threads for the training runs")
     ap.add_argument("--seed", type=int, default=0, help="seed of the training runs (weights and data)")
+    ap.add_argument("--clip-preset", default="clip-tiny", help="CLIP preset (clip-tiny-v1: the bag-of-words contrast)")
+    ap.add_argument("--llava-preset", default="llava-tiny", help="LLaVA preset (llava-tiny-v1: the paper's features)")
     args = ap.parse_args()
     from preattentive.models.llava import load_llava
     from preattentive.training.clip import ClipTrainConfig, train_clip
@@ -84,7 +88,7 @@ def main() -> None:
     q = args.quick
     root = Path(args.out or tempfile.mkdtemp(prefix="bench-clip-llava-"))
     clip_cfg, llava_cfg = ClipTrainConfig(), LlavaTrainConfig()  # the default recipes and budgets
-    rates = {t: clip_steps_per_s(t, 3 if q else 20, clip_cfg.batch_size) for t in (1, 2)}
+    rates = {t: clip_steps_per_s(t, 3 if q else 20, clip_cfg.batch_size, args.clip_preset) for t in (1, 2)}
     for t, r in rates.items():
         emit(metric="clip_train", threads=t, batch=clip_cfg.batch_size, steps_per_s=round(r, 3),
              ratio_to_1_thread=round(r / rates[1], 2))
@@ -92,22 +96,24 @@ def main() -> None:
     minutes = 0.25 if q else clip_cfg.minutes
     acc = {}
     for hn in (True, False):
-        run = train_clip(out=root / f"clip-{'hn' if hn else 'bow'}", hard_negatives=hn, minutes=minutes,
-                         clock="cpu", threads=args.threads, seed=args.seed, eval_every=0, eval_n=96 if q else 288)
+        run = train_clip(out=root / f"clip-{'hn' if hn else 'bow'}", preset=args.clip_preset, hard_negatives=hn,
+                         minutes=minutes, clock="cpu", threads=args.threads, seed=args.seed, eval_every=0,
+                         eval_n=96 if q else 288)
         rec = json.loads((run / "run.json").read_text())
         acc[hn] = rec["metrics"]
-        emit(metric="clip_zero_shot", hard_negatives=hn, seed=args.seed, cpu_minutes=minutes, steps=rec["steps"],
-             wall_s=rec["wall_s"], **rec["metrics"])
+        emit(metric="clip_zero_shot", preset=rec["config"]["preset"], hard_negatives=hn, seed=args.seed,
+             cpu_minutes=minutes, steps=rec["steps"], wall_s=rec["wall_s"], **rec["metrics"])
     emit(metric="clip_zero_shot_ratio", hard_over_none=round(acc[True]["acc_heldout"] / max(acc[False]["acc_heldout"],
                                                                                          1e-9), 2),
          swap_hard=acc[True]["acc_swap"], swap_none=acc[False]["acc_swap"])
 
     s1, s2 = (0.1, 0.25) if q else (llava_cfg.stage1_minutes, llava_cfg.stage2_minutes)
-    run = train_llava(out=root / "llava", vision=str(root / "clip-hn"), stage1_minutes=s1, stage2_minutes=s2,
-                      clock="cpu", threads=args.threads, seed=args.seed, eval_n=64 if q else 256)
+    run = train_llava(out=root / "llava", preset=args.llava_preset, vision=str(root / "clip-hn"),
+                      stage1_minutes=s1, stage2_minutes=s2, clock="cpu", threads=args.threads, seed=args.seed,
+                      eval_n=64 if q else 256)
     rec = json.loads((run / "run.json").read_text())
-    emit(metric="llava_qa", seed=args.seed, stage1_cpu_minutes=s1, stage2_cpu_minutes=s2,
-         steps=[s["steps"] for s in rec["stages"]], **rec["metrics"])
+    emit(metric="llava_qa", preset=rec["config"]["preset"], seed=args.seed, stage1_cpu_minutes=s1,
+         stage2_cpu_minutes=s2, steps=[s["steps"] for s in rec["stages"]], **rec["metrics"])
 
     torch.set_num_threads(args.threads)
     llava = load_llava(run, device="cpu")

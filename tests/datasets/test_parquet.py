@@ -125,3 +125,20 @@ def test_torch_view_matches_family_and_parquet(tmp_path, toy_family):
             assert torch.equal(a[k], b[k]), k
     with pytest.raises(ValueError, match="n=None"):
         TrialDataset(gen)
+
+
+def test_preview_shades_the_dense_target_of_mask_families():
+    from preattentive import stimuli
+    from preattentive.datasets.preview import preview_grid
+
+    fig = preview_grid(stimuli.make("maze-path", cells=5, cell_px=2, size=32), n_cols=2)
+    panels = [ax for ax in fig.axes if ax.images]
+    assert panels and all(len(ax.images) == 2 for ax in panels)  # the image, then the route mask over it
+    route = panels[0].images[1].get_array()
+    t = stimuli.make("maze-path", cells=5, cell_px=2, size=32).trial(0)
+    marker = t.image.astype(int).std(axis=-1) > 30  # the green start and red goal stay visible
+    assert marker.sum() > 0 and not (~route.mask & marker).any()
+    assert (~route.mask).sum() == (t.meta["target_mask"] & ~marker).sum() > 0  # shaded exactly on the route
+    assert "dense target" in fig._suptitle.get_text()
+    plain = preview_grid(stimuli.make("maze", size=32), n_cols=2)
+    assert all(len(ax.images) == 1 for ax in plain.axes if ax.images)

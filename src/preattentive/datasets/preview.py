@@ -40,6 +40,8 @@ def preview_grid(gen: StimulusFamily, n_cols: int = 6, start: int = 0):
     """A matplotlib Figure: rows = difficulty rungs, columns = trials ``start .. start+n_cols-1``.
 
     Each image is titled with the trial's answer; the figure title gives the family, its question and citation.
+    Families with a dense target (``mask_classes``, e.g. ``maze-path``'s route) show ``meta["target_mask"]``
+    shaded over the image: what a net trained with ``target="mask"`` is asked to draw.
 
     Example
     -------
@@ -58,13 +60,20 @@ def preview_grid(gen: StimulusFamily, n_cols: int = 6, start: int = 0):
             question = question or t.question
             ax = axes[r, c]
             ax.imshow(t.image, interpolation="nearest")
+            mask = t.meta.get("target_mask") if type(g).mask_classes else None
+            if mask is not None:  # the dense target, shaded; pixels off it and coloured markers stay clear
+                marker = np.asarray(t.image, dtype=np.int16).std(axis=-1) > 30 if t.image.ndim == 3 else False
+                shown = np.ma.masked_where((np.asarray(mask) == 0) | marker, np.asarray(mask, dtype=np.int64))
+                ax.imshow(shown, cmap="cool", alpha=0.55, vmin=0, vmax=max(type(g).mask_classes - 1, 1),
+                          interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_title(textwrap.shorten(t.answer, 24), fontsize=8)
             if c == 0:
                 ax.set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center", labelpad=6)
     cite = textwrap.shorten(type(gen).citation, 110)
-    fig.suptitle(f"{gen.id}  —  Q: {textwrap.shorten(question, 80)}\n{cite}", fontsize=9)
+    shade = "  (shaded: the dense target)" if type(gen).mask_classes else ""
+    fig.suptitle(f"{gen.id}  —  Q: {textwrap.shorten(question, 80 - len(shade))}{shade}\n{cite}", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     return fig
 

@@ -6,6 +6,11 @@ that answers one token at a time. v1 used a single linear W (``projector="linear
 built-in projector is v1.5's two-layer MLP); v1.5 (Liu et al. 2024, CVPR) uses ``mlp2x_gelu``. LLaVA-NeXT
 (``llava-next-*`` presets) splits larger images into a grid of tower-sized tiles (AnyRes grid pinpoints).
 
+Options of a preset (and of ``build_llava``): ``feature_layer`` (which tower layer), ``select_strategy``
+(``"default"``: patch tokens only, the paper; ``"full"``: the CLS token first, as HF allows), ``pool`` (k x k
+average pooling of the patch grid before the projector: k² fewer image tokens, the processor's count follows).
+``llava-tiny-v1`` is the paper's layer -2 / default; ``llava-tiny`` (= v2) reads the last layer with its CLS token.
+
 :class:`Llava` holds the model with its processor and answers questions with :meth:`Llava.generate` (greedy,
 KV cache, left padding so that a batch gives the answers of batch size 1).
 """
