@@ -81,7 +81,7 @@ PRESETS.register("llava-tiny-v1", LlavaPreset())  # ≈1.1 M trainable parameter
 # v2 (``llava-tiny`` resolves to it): the LM also reads the tower's CLS token, from the last layer, whose output is
 # CLIP's image embedding. A from-scratch LM at this size does not learn to bind colour, shape and position from
 # patch tokens alone in 5 CPU-minutes (v1: 0.70-0.88 held-out, relation direction at chance on some seeds);
-# with the CLS token 0.92 / 0.96 (seeds 0 / 1). docs/results.md, "Issue 3".
+# with the CLS token 0.95 / 0.96 in the benchmark (seeds 0 / 1). docs/results.md, "Issue 3".
 PRESETS.register("llava-tiny-v2", LlavaPreset(select_strategy="full", feature_layer=-1))
 PRESETS.register("llava-micro-v1", LlavaPreset(hidden=32, layers=2, heads=2, kv_heads=2, intermediate=64))  # tests
 # AnyRes: up to 2 x 2 tiles of 64 px plus the base image → up to 5 x 64 image tokens (+ newline tokens)
