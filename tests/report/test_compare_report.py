@@ -46,3 +46,4 @@ def test_compare_directory_gets_its_section_and_page(tmp_path):
     html = page.read_text()
     assert "Training comparison" in html and (tmp_path / "figures" / "compare_iterations.png").is_file()
     assert (tmp_path / "tables" / "compare.csv").is_file()
+    assert "In-silico physiology" not in html  # a compare-only directory does not claim a missing physiology stage

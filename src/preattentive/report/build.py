@@ -276,7 +276,9 @@ def build_sections(study: str | os.PathLike) -> tuple[dict[str, Any], list[Secti
     secs += compare_sections(study)  # a `compare` study's results.parquet, when present
     if notes.get("training"):
         secs.append(Section("Training", "", notes=notes["training"]))
-    secs += _physiology_sections(study, notes)
+    compare_only = ev.empty and (study / "results.parquet").is_file()
+    if not (compare_only and not (study / "physiology").is_dir() and not notes.get("physiology")):
+        secs += _physiology_sections(study, notes)  # a training comparison alone is not asked for physiology
     if notes.get("general"):
         secs.append(Section("Notes", "What was left out of this study, and why.", notes=notes["general"]))
     secs.append(Section("Methods", "How were these numbers computed?", text=METHODS_TEXT))
