@@ -138,7 +138,7 @@ def stage_llava(ctx: Context) -> None:
     if not run_finished(run):
         train_llava(preset=cfg.llava_preset, vision=str(ctx.runs["clip-hn"]), batch_size=cfg.llava_batch_size,
                     stage1_steps=cfg.llava_stage1_steps, stage1_minutes=cfg.llava_stage1_minutes,
-                    stage2_steps=cfg.llava_stage2_steps, stage2_minutes=cfg.llava_stage2_minutes, clock="wall",
+                    stage2_steps=cfg.llava_stage2_steps, stage2_minutes=cfg.llava_stage2_minutes, clock="cpu",
                     eval_n=cfg.llava_check_n, max_new_tokens=8, seed=cfg.seed, out=run)
     ctx.runs["llava"] = run
     ctx.log(f"  trained llava: {run}")
