@@ -67,8 +67,11 @@ class DemoConfig:
     llava_check_n: int = 128  # held-out scene questions for the trainer's own check
     # evaluation (held-out trials, the evaluation room's harness)
     eval_n: int = 32  # trials per (family, level) for CLIP zero-shot and the nets
-    eval_levels: Any = ("first", "last")  # ladder rungs evaluated ("all", or names/indices); nets: all rungs
+    eval_levels: Any = "all"  # ladder rungs evaluated for CLIP / LLaVA ("all", or names/indices); nets: all rungs
     llava_eval_n: int = 16  # trials per (family, level) for LLaVA's generative answers
+    # LLaVA's prompt in the evaluation: the tiny LLaVA is trained on bare questions, so it is asked them bare
+    # (the harness's default, "{question} Answer with one of: {choices}.", suits checkpoints tuned on such prompts)
+    llava_template: str = "{question}"
     probe_families: tuple[str, ...] = ("figure-ground", "curve-tracing", "counting")  # linear probes of CLIP
     probe_layer: str | None = None  # CLIP layer probed (None: the last)
     probe_levels: Any = ("first", "last")  # rungs probed
@@ -123,11 +126,12 @@ class DemoConfig:
 # runs, on micro models and a few trials, in about a minute.
 QUICK: dict[str, Any] = {
     "preview_cols": 3, "net_tasks": ("figure-ground",), "net_train_n": 160, "net_steps": 10, "net_minutes": 0.1,
-    "net_batch_size": 16, "net_val_n": 16, "clip_preset": "clip-micro", "clip_steps": 15, "clip_minutes": 0.1, "clip_batch_size": 16,
-    "clip_eval_n": 16, "llava_preset": "llava-micro", "llava_batch_size": 8, "llava_stage1_steps": 5,
-    "llava_stage1_minutes": 0.05, "llava_stage2_steps": 10, "llava_stage2_minutes": 0.1, "llava_check_n": 8,
-    "eval_n": 8, "llava_eval_n": 4, "probe_n": 16, "probe_families": ("figure-ground",),
-    "physiology_n": 16, "physiology_pairs": 8, "bo_permutations": 200, "bo_min_pairs": 2,
+    "net_batch_size": 16, "net_val_n": 16, "clip_preset": "clip-micro", "clip_steps": 15, "clip_minutes": 0.1,
+    "clip_batch_size": 16, "clip_eval_n": 16, "llava_preset": "llava-micro", "llava_batch_size": 8,
+    "llava_stage1_steps": 5, "llava_stage1_minutes": 0.05, "llava_stage2_steps": 10, "llava_stage2_minutes": 0.1,
+    "llava_check_n": 8, "eval_n": 8, "eval_levels": ("first", "last"), "llava_eval_n": 4, "probe_n": 16,
+    "probe_families": ("figure-ground",), "physiology_n": 16, "physiology_pairs": 8, "bo_permutations": 200,
+    "bo_min_pairs": 2,
 }
 
 

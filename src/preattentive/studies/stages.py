@@ -196,7 +196,7 @@ def stage_evaluate(ctx: Context) -> None:
                                             f"{list(cfg.probe_families)} is built yet; left out")
         elif name == "llava":
             n = _evaluate(ctx, adapter, families, cfg.eval_levels, cfg.suite_size, cfg.llava_eval_n, "generative",
-                          max_new_tokens=8, batch_size=32)
+                          max_new_tokens=16, batch_size=32, template=cfg.llava_template)
         else:
             n = _evaluate(ctx, adapter, [name.split("@", 1)[1]], "all", cfg.net_size, cfg.eval_n, "supervised")
         ctx.log(f"  evaluated {name}: {n} trials")
