@@ -270,13 +270,13 @@ def build_sections(study: str | os.PathLike) -> tuple[dict[str, Any], list[Secti
     from preattentive.evaluation.results import with_task
 
     ev = with_task(read_results(study / "eval") if (study / "eval").is_dir() else read_results(study / "missing"))
-    secs = _eval_sections(study, ev, notes) if not ev.empty or not (study / "results.parquet").is_file() else []
+    compare_only = ev.empty and (study / "results.parquet").is_file()  # a `compare` directory, no evaluation
+    secs = [] if compare_only else _eval_sections(study, ev, notes)
     from preattentive.report.compare import sections as compare_sections
 
     secs += compare_sections(study)  # a `compare` study's results.parquet, when present
     if notes.get("training"):
         secs.append(Section("Training", "", notes=notes["training"]))
-    compare_only = ev.empty and (study / "results.parquet").is_file()
     if not (compare_only and not (study / "physiology").is_dir() and not notes.get("physiology")):
         secs += _physiology_sections(study, notes)  # a training comparison alone is not asked for physiology
     if notes.get("general"):

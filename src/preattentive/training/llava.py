@@ -186,12 +186,13 @@ def train_llava(config: LlavaTrainConfig | None = None, *, out: str | Path, resu
     arch = {k: v for k, v in dict(projector=cfg.projector, pool=cfg.pool, feature_layer=cfg.feature_layer,
                                   select_strategy=cfg.select_strategy).items() if v is not None}
     pool = PRESETS.make(cfg.preset, **arch).pool  # an unknown preset, projector or pooling: an error before the run
-    if cfg.vision not in (None, "scratch"):  # likewise a missing tower, or a pool that does not fit its grid
+    own_tower = cfg.vision in (None, "scratch")
+    where = None if own_tower else locate(cfg.vision, "CLIP")  # likewise a missing tower
+    if pool > 1:  # and a pool that does not divide the tower's patch grid (a clip-tiny preset has the geometry)
         from transformers import AutoConfig
 
-        check_pool(pool, AutoConfig.from_pretrained(locate(cfg.vision, "CLIP")).vision_config)
-    else:
-        check_pool(pool, CLIP_PRESETS.make("clip-tiny").config(vocab_size=2, bos=0, eos=1, pad=1).vision_config)
+        tower = CLIP_PRESETS.make("clip-tiny") if own_tower else AutoConfig.from_pretrained(where).vision_config
+        check_pool(pool, tower)
     data = QAStream(cfg.scenes, other_fraction=cfg.other_fraction, seed=cfg.seed, qa_mix=cfg.qa_mix,
                     train_overrides=cfg.train_scenes)
     writer = RunWriter(out, "llava", cfg, task=data.task(), resume=resume)
