@@ -2,6 +2,7 @@
 
 import json
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -45,7 +46,21 @@ def test_demo_quick_end_to_end(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     from preattentive import stimuli
 
-    if "figure-ground-v1" in stimuli.list():  # the nets train on it and physiology records them
-        assert {r["model"] for r in summary["physiology"]["figure_ground"]} >= {"cnn-30k@figure-ground",
-                                                                                "blt-30k@figure-ground"}
-        assert "Figure–ground modulation over time" in html
+    # the physiology tables carry the RF control's columns, and the control holds on the trained models
+    assert {r["model"] for r in summary["physiology"]["layers"]} >= {"cnn-30k@figure-ground", "blt-30k@figure-ground",
+                                                                      "clip-hn"}
+    assert summary["physiology"]["control_passed"] is True
+    for name in ("bo_summary", "fg_summary"):
+        table = pd.read_csv(out / "tables" / f"{name}.csv")
+        assert {"rf_px", "n_units", "n_contained"} <= set(table.columns)
+    bo = pd.read_parquet(out / "physiology" / "bo_summary.parquet")
+    fg = pd.read_parquet(out / "physiology" / "fg_modulation.parquet")
+    feedforward = {"cnn-30k@figure-ground", "clip-hn"}
+    for t in (bo, fg):
+        col = "mean_abs_bo" if "mean_abs_bo" in t else "modulation"
+        ff = t[t.model.isin(feedforward) & (t.n_contained > 0)]
+        assert len(ff) and (ff[col].abs() < 1e-6).all()
+        step1 = t[(t.step == 1) & (t.n_contained > 0)]
+        assert (step1[col].abs() < 1e-6).all()
+    assert "Figure–ground modulation over time" in html and "Receptive fields and the identical-pixel control" in html
+    assert "Layers with no contained units (not analysed)" in html and "self-attention" in html

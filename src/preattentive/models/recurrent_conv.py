@@ -24,6 +24,42 @@ from .base import NetConfig, NetOutput, VisionNet, _stack, register_arch, regist
 from .conditioning import QueryConditioner
 
 
+# --------------------------------------------------------------------------------------------- norms
+class ChannelNorm(nn.Module):
+    """LayerNorm over the channels at each map position (Ba et al. 2016; ConvNeXt's channels-first LayerNorm).
+
+    Unlike GroupNorm, whose statistics pool the whole spatial map, it keeps every unit's receptive field where
+    the convolutions put it: a unit at one position depends on no pixel outside its RF, so the physiology room's
+    identical-pixel control can select units at step 1 (preattentive.physiology.receptive_fields).
+    """
+
+    def __init__(self, channels: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: Tensor) -> Tensor:  # (B, C, H, W)
+        y = F.layer_norm(x.permute(0, 2, 3, 1), x.shape[1:2], self.weight, self.bias, self.eps)
+        return y.permute(0, 3, 1, 2)
+
+
+# "group": GroupNorm with 4 groups, statistics over (channels of a group) x (the whole map) — every unit then
+# depends on the whole image; "channel": ChannelNorm, local. v1 nets use "group"; v2 nets "channel".
+NORMS = ("group", "channel")
+
+
+def check_norm(norm: str) -> None:
+    if norm not in NORMS:
+        raise ParamError(f"norm={norm!r}: expected one of {', '.join(NORMS)}")
+
+
+def make_norm(norm: str, channels: int) -> nn.Module:
+    """The normalisation layer for a ``norm`` setting (see :data:`NORMS`)."""
+    check_norm(norm)
+    return nn.GroupNorm(4, channels) if norm == "group" else ChannelNorm(channels)
+
+
 # --------------------------------------------------------------------------------------------- BLT
 @dataclass(frozen=True)
 class BLTConfig(NetConfig):
@@ -32,6 +68,7 @@ class BLTConfig(NetConfig):
     steps: int = 4  # steps when forward(steps=None); Spoerer et al. 2020 unroll 8 (BLT on ecoset)
     lateral: bool = True  # L connections (False gives "BT")
     topdown: bool = True  # T connections (False gives "BL")
+    norm: str = "group"  # "group" (v1: GroupNorm, 4 groups) | "channel" (v2: per-position LayerNorm, see NORMS)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -39,6 +76,7 @@ class BLTConfig(NetConfig):
             raise ParamError(f"channels {self.channels}: expected 2-4 layers")
         if any(c % 4 for c in self.channels):
             raise ParamError(f"channels {self.channels}: expected multiples of 4 (GroupNorm with 4 groups)")
+        check_norm(self.norm)
 
 
 @register_arch
@@ -67,9 +105,9 @@ class BLT(VisionNet):
             if config.topdown
             else None
         )
-        # GroupNorm shared over steps (Spoerer et al. normalise per step with batch norm; a shared norm lets the
+        # a norm shared over steps (Spoerer et al. normalise per step with batch norm; a shared norm lets the
         # net run more steps than trained)
-        self.norms = nn.ModuleList(nn.GroupNorm(4, c) for c in ch)
+        self.norms = nn.ModuleList(make_norm(config.norm, c) for c in ch)
         names = {f"layer{i + 1}": c for i, c in enumerate(ch)}
         self.cond = QueryConditioner(config, names, feature_dim=ch[-1])
 
@@ -241,6 +279,11 @@ class RecallFF(VisionNet):
 # recall-16 19,440, recall-32 59,472. Conv nets' counts do not depend on the image size.
 register_net("blt-30k-v1", BLT, BLTConfig(channels=(16, 20, 28)), "BLT, 3 layers, ~30k params, 4 steps")
 register_net("blt-100k-v1", BLT, BLTConfig(channels=(24, 40, 56)), "BLT, 3 layers, ~100k params, 4 steps")
+# v2: per-position channel norm instead of GroupNorm (same parameter counts). GroupNorm's statistics pool the whole
+# map, so every v1 unit depends on the whole image from step 1 and no unit can pass the physiology room's
+# identical-pixel control; v2 units keep their convolutional RFs (layer1 3 px, layer2 8 px, layer3 18 px at step 1).
+register_net("blt-30k-v2", BLT, BLTConfig(channels=(16, 20, 28), norm="channel"), "blt-30k with local norms")
+register_net("blt-100k-v2", BLT, BLTConfig(channels=(24, 40, 56), norm="channel"), "blt-100k with local norms")
 for _mode in ("late", "film"):
     register_net(f"blt-100k-{_mode}-v1", BLT, BLTConfig(channels=(24, 40, 56), conditioning=_mode, num_queries=8))
 register_net("recall-16-v1", Recall, RecallConfig(width=16), "Deep-Thinking recall net, width 16, 10 steps")

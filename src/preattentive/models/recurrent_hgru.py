@@ -30,6 +30,7 @@ from preattentive.stimuli.base import ParamError
 
 from .base import NetConfig, NetOutput, VisionNet, _stack, register_arch, register_net
 from .conditioning import QueryConditioner
+from .recurrent_conv import check_norm, make_norm
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class HGRUConfig(NetConfig):
     stem_stride: int = 1  # front-end stride; 2 halves the cost (use at 64 px and above)
     steps: int = 8  # recurrent steps when forward(steps=None); the paper uses 8
     symmetric: bool = True  # tie W[c, d] = W[d, c] (Linsley et al. 2018, section 2)
+    norm: str = "group"  # "group" (v1: GroupNorm) | "channel" (per-position LayerNorm; recurrent_conv.NORMS)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -47,12 +49,13 @@ class HGRUConfig(NetConfig):
             raise ParamError(f"kernel={self.kernel}, stem_kernel={self.stem_kernel}: expected odd sides")
         if self.channels % 4:
             raise ParamError(f"channels={self.channels}: expected a multiple of 4 (GroupNorm with 4 groups)")
+        check_norm(self.norm)
 
 
 class HGRUCell(nn.Module):
     """One hGRU step (see the module docstring for the equations)."""
 
-    def __init__(self, channels: int, kernel: int, symmetric: bool) -> None:
+    def __init__(self, channels: int, kernel: int, symmetric: bool, norm: str = "group") -> None:
         super().__init__()
         c = channels
         self.symmetric = symmetric
@@ -66,8 +69,8 @@ class HGRUCell(nn.Module):
             b = torch.log(torch.empty(c).uniform_(1, 7))
             self.u1.bias.copy_(b)
             self.u2.bias.copy_(-b)
-        self.norm1 = nn.GroupNorm(4, c)
-        self.norm2 = nn.GroupNorm(4, c)
+        self.norm1 = make_norm(norm, c)
+        self.norm2 = make_norm(norm, c)
         for n in (self.norm1, self.norm2):
             nn.init.constant_(n.weight, 0.1)  # small horizontal drive at first, as the reference's bn_weight
         self.alpha = nn.Parameter(torch.full((1, c, 1, 1), 0.1))
@@ -111,7 +114,7 @@ class HGRUNet(VisionNet):
         super().__init__(config)
         c = config.channels
         self.stem = nn.Conv2d(3, c, config.stem_kernel, config.stem_stride, config.stem_kernel // 2)
-        self.cell = HGRUCell(c, config.kernel, config.symmetric)
+        self.cell = HGRUCell(c, config.kernel, config.symmetric, config.norm)
         self.read_norm = nn.GroupNorm(4, c)
         self.read_conv = nn.Conv2d(c, c, 1)
         self.cond = QueryConditioner(config, {"stem": c, "inhibition": c}, feature_dim=c)

@@ -15,6 +15,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from preattentive.physiology.receptive_fields import ReceptiveFields, receptive_fields
+
 
 @dataclass
 class Recording:
@@ -22,7 +24,9 @@ class Recording:
 
     ``maps[(layer, step)]`` is a float32 array ``(N, C, h, w)``; ``image_size`` is the stimulus side ``(H, W)``
     in px, which fixes where each map position's receptive-field centre lies (see
-    :func:`preattentive.physiology.units.rf_centres`).
+    :func:`preattentive.physiology.units.rf_centres`). ``rfs`` are the receptive-field boxes of every map position
+    (:func:`~preattentive.physiology.receptive_fields.receptive_fields`), which the identical-pixel control needs;
+    without them every unit counts as seeing the whole image, so none passes the control.
 
     Example
     -------
@@ -35,6 +39,12 @@ class Recording:
     image_size: tuple[int, int]  # (H, W) px of the stimuli
     model: str = ""  # a name for tables and plots
     meta: dict[str, Any] = field(default_factory=dict)
+    rfs: ReceptiveFields | None = None  # RF boxes per (layer, step); None: unknown (whole image)
+
+    @property
+    def receptive_fields(self) -> ReceptiveFields:
+        """``rfs``, or "unknown" RFs (every unit sees the whole image) when the recorder could not compute them."""
+        return self.rfs if self.rfs is not None else ReceptiveFields({}, self.image_size, known=False)
 
     @property
     def layers(self) -> list[str]:
@@ -114,7 +124,8 @@ def _stack(chunks: dict[tuple[str, int], list[np.ndarray]]) -> dict[tuple[str, i
 
 # --------------------------------------------------------------------------------------------- recorders
 def record_net(net: Any, images: Any, *, steps: int | None = None, query: Sequence[int] | None = None,
-               layers: Iterable[str] | None = None, batch_size: int = 32, model: str = "") -> Recording:
+               layers: Iterable[str] | None = None, batch_size: int = 32, model: str = "",
+               rfs: ReceptiveFields | None = None) -> Recording:
     """Record a vision net's per-step ``NetOutput.states`` for ``images``.
 
     Parameters
@@ -127,6 +138,8 @@ def record_net(net: Any, images: Any, *, steps: int | None = None, query: Sequen
     layers : layer names to keep (None: all).
     batch_size : images per forward pass.
     model : a name for the tables.
+    rfs : receptive fields of the recorded maps (None: from the net's RF rule, see
+        :func:`~preattentive.physiology.receptive_fields.receptive_fields`).
 
     Example
     -------
@@ -155,12 +168,15 @@ def record_net(net: Any, images: Any, *, steps: int | None = None, query: Sequen
         net.train(was_training)
     if keep is not None and not chunks:
         raise ValueError(f"none of the layers {sorted(keep)} is in the net's states")
-    return Recording(_stack(chunks), _image_hw(x_all), model=model)
+    if rfs is None:
+        rfs = receptive_fields(net, _image_hw(x_all), steps=max(t for _, t in chunks))
+    return Recording(_stack(chunks), _image_hw(x_all), model=model, rfs=rfs)
 
 
 def record_modules(model: Any, images: Any, modules: Mapping[str, Any], *,
                    forward: Callable[[Any], Any] | None = None, grid: tuple[int, int] | None = None,
-                   image_size: tuple[int, int] | None = None, batch_size: int = 32, name: str = "") -> Recording:
+                   image_size: tuple[int, int] | None = None, batch_size: int = 32, name: str = "",
+                   rfs: ReceptiveFields | None = None) -> Recording:
     """Record the outputs of named submodules with forward hooks (any torch model, HF models included).
 
     Each call of a hooked module during one forward pass is one time step (a weight-shared recurrent cell called
@@ -178,6 +194,8 @@ def record_modules(model: Any, images: Any, modules: Mapping[str, Any], *,
     image_size : ``(H, W)`` px of the stimuli (default: from ``images``).
     batch_size : items per forward pass.
     name : a name for the tables.
+    rfs : the hooked maps' receptive fields, keyed ``(layer, step)``; None: unknown, so no unit passes the
+        identical-pixel control (hooks see modules, not the graph between them, so RFs cannot be derived here).
 
     Example
     -------
@@ -212,7 +230,7 @@ def record_modules(model: Any, images: Any, modules: Mapping[str, Any], *,
             h.remove()
     if not chunks:
         raise ValueError(f"no hooked module ran during the forward pass: {sorted(modules)}")
-    return Recording(_stack(chunks), tuple(int(v) for v in image_size), model=name)
+    return Recording(_stack(chunks), tuple(int(v) for v in image_size), model=name, rfs=rfs)
 
 
 def record_clip(clip: Any, images: Any, *, layers: Iterable[str] | None = None, batch_size: int = 32,
@@ -236,4 +254,4 @@ def record_clip(clip: Any, images: Any, *, layers: Iterable[str] | None = None, 
         for name, fmap in feats.maps.items():
             chunks.setdefault((name, 1), []).append(fmap.float().cpu().numpy())
     h, w = np.asarray(ims[0]).shape[:2]
-    return Recording(_stack(chunks), (int(h), int(w)), model=model)
+    return Recording(_stack(chunks), (int(h), int(w)), model=model, rfs=receptive_fields(clip, (int(h), int(w))))

@@ -82,19 +82,31 @@ def figure_ground_regions(mask: np.ndarray, *, edge_px: float = 2.0, ground_px: 
     return out
 
 
-def unit_labels(pixel_labels: np.ndarray, map_hw: tuple[int, int]) -> np.ndarray:
-    """Per-stimulus pixel labels ``(N, H, W)`` sampled at each map position's RF centre → ``(N, h, w)``."""
-    rows, cols = rf_pixels(map_hw, pixel_labels.shape[-2:])
+def unit_labels(pixel_labels: np.ndarray, map_hw: tuple[int, int], *,
+                centres: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Per-stimulus pixel labels ``(N, H, W)`` sampled at each map position's RF centre → ``(N, h, w)``.
+
+    ``centres``: RF-centre coordinates (rows ``(h,)``, cols ``(w,)``; default: the tiling of :func:`rf_centres`),
+    rounded half up to the pixel under them.
+    """
+    H, W = pixel_labels.shape[-2:]
+    if centres is None:
+        rows, cols = rf_pixels(map_hw, (H, W))
+    else:
+        rows = np.clip(np.floor(np.asarray(centres[0]) + 0.5), 0, H - 1).astype(int)
+        cols = np.clip(np.floor(np.asarray(centres[1]) + 0.5), 0, W - 1).astype(int)
     return pixel_labels[:, rows[:, None], cols[None, :]]
 
 
-def in_window(windows: np.ndarray, map_hw: tuple[int, int], image_hw: tuple[int, int]) -> np.ndarray:
+def in_window(windows: np.ndarray, map_hw: tuple[int, int], image_hw: tuple[int, int], *,
+              centres: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """``(N, h, w)`` bool: does each map position's RF centre lie in stimulus n's window ``[r0, c0, r1, c1]``?
 
     Windows are half-open pixel boxes (rows ``r0 <= r < r1``, cols ``c0 <= c < c1``), as numpy slices.
+    ``centres`` are the RF centres (rows ``(h,)``, cols ``(w,)``; default: the tiling of :func:`rf_centres`).
     """
     windows = np.asarray(windows, float).reshape(-1, 4)
-    rows, cols = rf_centres(map_hw, image_hw)
+    rows, cols = centres if centres is not None else rf_centres(map_hw, image_hw)
     r_ok = (rows[None, :] >= windows[:, 0:1] - 0.5) & (rows[None, :] < windows[:, 2:3] - 0.5)  # (N, h)
     c_ok = (cols[None, :] >= windows[:, 1:2] - 0.5) & (cols[None, :] < windows[:, 3:4] - 0.5)  # (N, w)
     return r_ok[:, :, None] & c_ok[:, None, :]

@@ -249,13 +249,20 @@ def format_summary(summary: dict[str, Any]) -> list[str]:
             by_model.setdefault(f"{r['model']} [{r['method']}]", []).append(f"{fam} {r['accuracy']:.2f}")
     lines += [f"{k}: {', '.join(v)}" for k, v in by_model.items()]
     phys = summary.get("physiology", {})
-    for r in phys.get("figure_ground", []):
-        lines.append(f"figure-ground modulation {r['model']} {r['layer']}: centre {r['centre_first']:+.3f} at step 1 "
-                     f"-> {r['centre_last']:+.3f} at step {r['steps']}; edge {r['edge_first']:+.3f} -> "
-                     f"{r['edge_last']:+.3f}")
-    for r in phys.get("border_ownership", []):
-        lines.append(f"border ownership {r['model']} {r['layer']} step {r['step']}: "
-                     f"{r['fraction_significant']:.0%} of {r['n_units']} units selective")
+    for r in phys.get("layers", []):
+        if not (r["bo_n_contained"] or r["fg_n_contained"]):
+            lines.append(f"physiology {r['model']} {r['layer']} (RF {r['rf_px']} px): no contained units — "
+                         f"{r['note'].removeprefix('no contained units: ')}")
+            continue
+        fmt = lambda xs: " ".join("-" if x is None else f"{x:+.2f}" for x in xs)  # noqa: E731
+        lines.append(f"physiology {r['model']} {r['layer']} (RF {r['rf_px']} px): BO-selective fraction of "
+                     f"{r['bo_n_contained']} contained units by step [{fmt(r['bo_fraction'])}] (departs at step "
+                     f"{r['bo_departure_step'] or 'none'}); figure-ground modulation of {r['fg_n_contained']} by "
+                     f"step [{fmt(r['fg_modulation'])}] (departs at step {r['fg_departure_step'] or 'none'})")
+    if phys:
+        lines.append("physiology control: " + ("passed (contained units exactly 0 wherever the RF saw identical "
+                                               "pixels)" if phys.get("control_passed") else
+                                               f"FAILED in {phys.get('control_failures')} rows"))
     return lines
 
 

@@ -256,11 +256,13 @@ def _record(model: Any, kind: str, images: Any, name: str):
 
 def stage_physiology(ctx: Context) -> None:
     """Figure–ground modulation (Poort et al. 2012) and border-ownership selectivity (Zhou et al. 2000) of the
-    recorded models' units, per layer and time step; tables under ``physiology/`` (the physiology room)."""
+    recorded models' units per layer and time step, for units whose whole step-1 receptive field sees identical
+    pixels in both trials of a pair (the physiology room's control); tables under ``physiology/``."""
+    import numpy as np
     import pandas as pd
 
-    from preattentive.physiology import (border_ownership_summary, border_ownership_units,
-                                         figure_ground_modulation, write_tables)
+    from preattentive.physiology import (border_ownership, control_failures, departure_step, example_boxes,
+                                         figure_ground_modulation, pair_differences, write_example, write_tables)
     from preattentive.training.config import TEST_SEED_OFFSET
 
     cfg = ctx.cfg
@@ -270,59 +272,57 @@ def stage_physiology(ctx: Context) -> None:
                                     "train); left out")
         return
     seed = cfg.seed + TEST_SEED_OFFSET
-    tables: dict[str, Any] = {}
-    if _has_family("figure-ground"):
-        trials = _make_family("figure-ground", cfg.net_size, seed).generate(cfg.physiology_n).trials
-        images = [t.image for t in trials]
-        fg = [figure_ground_modulation(_record(m, kind, images, name), trials=trials, edge_px=cfg.edge_px)
-              for name, m, kind in models]
-        tables["fg"] = pd.concat(fg, ignore_index=True)
-        ctx.log(f"  figure-ground modulation: {len(trials)} trials, {len(models)} models")
-    else:
-        ctx.notes.add("physiology", "figure-ground modulation: the figure-ground family is not built yet; left out")
-    if _has_family("border-ownership"):
-        gen = _make_family("border-ownership", cfg.net_size, seed)
-        trials = gen.generate(2 * cfg.physiology_pairs).trials
-        images = [t.image for t in trials]
-        units = [border_ownership_units(_record(m, kind, images, name), trials=trials,
-                                        n_permutations=cfg.bo_permutations, alpha=cfg.bo_alpha,
-                                        min_pairs=cfg.bo_min_pairs, seed=seed)
-                 for name, m, kind in models]
-        for (name, _, _), u in zip(models, units):
-            if u.empty:
-                ctx.notes.add("physiology", f"border ownership of {name}: no unit has its RF centre in the probe "
-                                            f"window of >= {cfg.bo_min_pairs} pairs (its map is too coarse); "
-                                            "left out")
-        tables["bo_units"] = pd.concat(units, ignore_index=True)
-        tables["bo_summary"] = border_ownership_summary(tables["bo_units"], alpha=cfg.bo_alpha)
-        ctx.log(f"  border ownership: {len(trials) // 2} pairs, {len(models)} models")
-    else:
-        ctx.notes.add("physiology", "border ownership: the border-ownership family is not built yet; left out")
-    if tables:
-        write_tables(ctx.out, **tables)
-        ctx.summary["physiology"] = _physiology_headlines(tables)
+    fg_trials = _make_family("figure-ground", cfg.net_size, seed).generate(cfg.physiology_n).trials
+    bo_trials = _make_family("border-ownership", cfg.net_size, seed).generate(2 * cfg.physiology_pairs).trials
+    fg_images, bo_images = [t.image for t in fg_trials], [t.image for t in bo_trials]
+    a, b = bo_trials[0], bo_trials[1]
+    r0, c0, r1, c1 = a.meta["window"]
+    differs = pair_differences([a.image, b.image], np.array([[0, 1]]))[0]
+    fg, bo_units, bo_summary, rf = [], [], [], []
+    for name, m, kind in models:
+        fg.append(figure_ground_modulation(_record(m, kind, fg_images, name), trials=fg_trials, edge_px=cfg.edge_px,
+                                           n_permutations=cfg.bo_permutations, seed=seed))
+        rec = _record(m, kind, bo_images, name)
+        bo = border_ownership(rec, trials=bo_trials, n_permutations=cfg.bo_permutations, alpha=cfg.bo_alpha,
+                              min_pairs=cfg.bo_min_pairs, seed=seed)
+        bo_units.append(bo.units)
+        bo_summary.append(bo.summary)
+        rf.append(example_boxes(rec, ((r0 + r1 - 1) / 2, (c0 + c1 - 1) / 2), differs))
+    tables = {"fg": pd.concat(fg, ignore_index=True), "bo_units": pd.concat(bo_units, ignore_index=True),
+              "bo_summary": pd.concat(bo_summary, ignore_index=True), "rf": pd.concat(rf, ignore_index=True)}
+    tables["departure"] = pd.concat([
+        departure_step(tables["bo_summary"]).assign(analysis="border-ownership"),
+        departure_step(tables["fg"][tables["fg"]["region"] == "centre"]).assign(analysis="figure-ground")],
+        ignore_index=True)
+    write_tables(ctx.out, **tables)
+    write_example(ctx.out, a.image, b.image, a.meta["window"])
+    failed = control_failures(tables["bo_summary"], tables["fg"])
+    if len(failed):
+        ctx.notes.add("physiology", f"the identical-pixel control FAILED in {len(failed)} rows (see the report): a "
+                                    "receptive-field rule is wrong; these physiology results cannot be trusted")
+    ctx.log(f"  physiology: {len(fg_trials)} figure-ground trials, {len(bo_trials) // 2} border-ownership pairs, "
+            f"{len(models)} models; control {'FAILED' if len(failed) else 'passed'}")
+    ctx.summary["physiology"] = _physiology_headlines(tables, failed)
 
 
-def _physiology_headlines(tables: dict[str, Any]) -> dict[str, Any]:
-    """Per model and layer: centre/edge modulation at the first and last step; BO fraction at the last step."""
-    out: dict[str, Any] = {}
-    fg = tables.get("fg")
-    if fg is not None and len(fg):
-        rows = []
-        for (model, layer), d in fg[fg["region"] != "ground"].groupby(["model", "layer"], sort=False):
-            first, last = d["step"].min(), d["step"].max()
-            row = {"model": model, "layer": layer, "steps": int(last)}
-            for region in ("centre", "edge"):
-                r = d[d["region"] == region].set_index("step")["modulation"]
-                row[f"{region}_first"] = round(float(r.get(first, float("nan"))), 4)
-                row[f"{region}_last"] = round(float(r.get(last, float("nan"))), 4)
-            rows.append(row)
-        out["figure_ground"] = rows
-    bo = tables.get("bo_summary")
-    if bo is not None and len(bo):
-        last = bo.loc[bo.groupby(["model", "layer"], sort=False)["step"].idxmax()]
-        out["border_ownership"] = [{"model": r["model"], "layer": r["layer"], "step": int(r["step"]),
-                                    "n_units": int(r["n_units"]),
-                                    "fraction_significant": round(float(r["fraction_significant"]), 4)}
-                                   for r in last.to_dict("records")]
-    return out
+def _physiology_headlines(tables: dict[str, Any], failed: Any) -> dict[str, Any]:
+    """Per model and layer: RF side, contained units, and the contained units' BO fraction / FG modulation at
+    every step with the step at which each departs from 0; and whether the control held."""
+    import math
+
+    dep = tables["departure"].set_index(["analysis", "model", "layer"])["departure_step"]
+    clean = lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), 4)  # noqa: E731
+    rows = []
+    fg = tables["fg"][tables["fg"]["region"] == "centre"]
+    for (model, layer), d in tables["bo_summary"].groupby(["model", "layer"], sort=False):
+        f = fg[(fg["model"] == model) & (fg["layer"] == layer)].set_index("step")
+        rows.append({
+            "model": model, "layer": layer, "rf_px": int(d["rf_px"].iloc[0]),
+            "bo_n_contained": int(d["n_contained"].max()),
+            "fg_n_contained": int(f["n_contained"].max()) if len(f) else 0,
+            "bo_fraction": [clean(v) for v in d.sort_values("step")["fraction_significant"]],
+            "fg_modulation": [clean(f["modulation"].get(t)) for t in sorted(d["step"])],
+            "bo_departure_step": clean(dep.get(("border-ownership", model, layer))),
+            "fg_departure_step": clean(dep.get(("figure-ground", model, layer))),
+            "note": str(d["note"].iloc[0])})
+    return {"layers": rows, "control_passed": bool(len(failed) == 0), "control_failures": len(failed)}
