@@ -79,6 +79,28 @@ def test_pairs_identical_in_window_and_owner_recovered_at_every_rung(variant):
     assert wrong == []
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_figure_and_window_in_px_for_physiology(variant):
+    """figure_px / window_px fix the region a pair shares in px (receptive fields have px sizes): labels still
+    solve, the window is identical, and the pair's identical pixels hold a square as large as the figure side."""
+    wrong = []
+    for size, fig_px in ((32, 12), (64, 24), (64, 18)):
+        gen = stimuli.make(FID, seed=63, size=size, variant=variant, figure_px=fig_px, window_px=6, mix_levels=True)
+        wrong += check_pairs(gen, 10)
+        a, b = gen.trial(0), gen.trial(1)
+        r0, c0, r1, c1 = a.meta["window"]
+        assert (r1 - r0, c1 - c0) == (6, 6) and a.difficulty["figure_size"] == round(fig_px / size, 4)
+        if variant == "square":
+            same = (a.image == b.image).all(-1)
+            fr0, fc0, fr1, fc1 = a.meta["figures"][0]
+            assert fr1 - fr0 == fig_px and same[fr0:fr1, c0 - fig_px // 2:c0 + fig_px // 2].all()
+    assert wrong == []
+    # unset, the fractions decide, exactly as before
+    plain = stimuli.make(FID, seed=63, size=32, variant=variant).trial(5)
+    same = stimuli.make(FID, seed=63, size=32, variant=variant, figure_px=None, window_px=None).trial(5)
+    assert (plain.image == same.image).all() and plain.difficulty == same.difficulty
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_large_sweep(variant):
@@ -174,6 +196,9 @@ def test_every_rung_and_mix_levels():
     ({"window": 0.5}, "window=0.5"),
     ({"variant": "overlap", "contrast": 0.7}, "contrast=0.7"),
     ({"variant": "c-shape", "figure_size": 0.15}, "figure_size=0.15"),
+    ({"size": 32, "figure_px": 20}, "figure_px=20"),
+    ({"size": 32, "window_px": 2}, "window_px=2"),
+    ({"size": 32, "figure_px": 6, "window_px": 8}, "figure_px=6"),
 ])
 def test_bad_params_raise_one_line_errors(kwargs, needle):
     with pytest.raises(ParamError, match=needle) as e:

@@ -104,6 +104,22 @@ def test_labels_recovered_from_pixels_at_every_rung(task):
     assert wrong == []
 
 
+@pytest.mark.parametrize("task", ["presence", "location", "shape"])
+def test_figure_px_sets_the_shared_texture_in_px(task):
+    """figure_px (px, for physiology) replaces figure_size x size: labels still solve from the pixels, and a
+    presence pair's shared segments grow with it."""
+    size = {"presence": 32, "location": 64, "shape": 64}[task]
+    px = {"presence": 16.0, "location": 16.0, "shape": 30.0}[task]
+    gen = stimuli.make(FID, seed=44, size=size, task=task, figure_px=px, mix_levels=True)
+    assert check_trials(gen, 30) == []
+    assert gen.trial(3).meta["diameter"] == px
+    if task == "presence":
+        small, big = (stimuli.make(FID, seed=45, size=32, figure_px=d) for d in (10.0, 19.0))
+        shared = [int(sum((g.trial(2 * k).image == g.trial(2 * k + 1).image).all(-1).sum() for k in range(6)))
+                  for g in (small, big)]
+        assert shared[1] > shared[0]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("task", ["presence", "location", "shape"])
 def test_labels_recovered_large_sweep(task):
@@ -250,6 +266,8 @@ def test_every_rung_and_mix_levels():
     ({"length": 0.5, "size": 32}, "length=0.5"),
     ({"task": "shape", "size": 48}, "for the shape task"),
     ({"task": "location", "size": 32}, "for the location task"),
+    ({"size": 32, "figure_px": 30.0}, "figure_px=30.0"),
+    ({"size": 32, "figure_px": 6.0}, "figure_px=6.0 spans"),
 ])
 def test_bad_params_raise_one_line_errors(kwargs, needle):
     with pytest.raises(ParamError, match=needle) as e:

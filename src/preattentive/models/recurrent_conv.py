@@ -285,6 +285,9 @@ register_net("blt-100k-v1", BLT, BLTConfig(channels=(24, 40, 56)), "BLT, 3 layer
 register_net("blt-30k-v2", BLT, BLTConfig(channels=(16, 20, 28), norm="channel"), "blt-30k with local norms")
 register_net("blt-100k-v2", BLT, BLTConfig(channels=(24, 40, 56), norm="channel"), "blt-100k with local norms")
 for _mode in ("late", "film"):
+    register_net(f"blt-100k-{_mode}-v2", BLT, BLTConfig(channels=(24, 40, 56), conditioning=_mode, num_queries=8,
+                                                        norm="channel"), f"blt-100k-v2, query {_mode}")
+for _mode in ("late", "film"):
     register_net(f"blt-100k-{_mode}-v1", BLT, BLTConfig(channels=(24, 40, 56), conditioning=_mode, num_queries=8))
 register_net("recall-16-v1", Recall, RecallConfig(width=16), "Deep-Thinking recall net, width 16, 10 steps")
 register_net("recall-32-v1", Recall, RecallConfig(width=32), "Deep-Thinking recall net, width 32, 10 steps")

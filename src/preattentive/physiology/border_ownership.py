@@ -207,10 +207,10 @@ def border_ownership(rec: Recording, windows: np.ndarray | None = None, owners: 
 
 def _why_none(rf1: Any, rule_note: str, probe: np.ndarray, mask: np.ndarray, min_pairs: int) -> str:
     """The summary's note for a layer without contained units."""
-    if not probe.any():
-        return "no unit has its RF centre in the probe window"
     if rule_note:
         return f"no contained units: {rule_note}"
+    if not probe.any():
+        return "no unit has its RF centre in the probe window"
     if mask.sum(0).max() == 0:
         return (f"no contained units: no step-1 RF ({rf1.side_px} px) fits inside the pixels a pair leaves "
                 "identical")

@@ -23,6 +23,11 @@ class BorderOwnershipParams(Params):
     figure_size: float = 0.3  # side of the square (outer side of the C), fraction of the image side
     contrast: float = 0.5  # grey difference across the probed edge, fraction of full range (overlap: square vs square)
     window: float = 0.1  # side of the square probe window centred on the edge, fraction of the image side
+    # In px, for in-silico physiology, where receptive fields have fixed sizes in px whatever the image size: a
+    # pair's pixels agree on the figure's rows x twice its side around the edge, so figure_px bounds the largest
+    # receptive field that can be contained (the default rung's 0.3 gives 10 px at 32 px, 19 px at 64 px).
+    figure_px: int | None = None  # square side (the C's outer side), px; None: figure_size x size
+    window_px: int | None = None  # probe-window side, px (even); None: window x size
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -31,10 +36,18 @@ class BorderOwnershipParams(Params):
         check_range("figure_size", self.figure_size, 0.1, 0.45)
         check_range("contrast", self.contrast, 0.02, 0.8)
         check_range("window", self.window, 0.04, 0.2)
+        if self.figure_px is not None:
+            check_range("figure_px", self.figure_px, 4, self.size // 2 - MARGIN)
+        if self.window_px is not None:
+            check_range("window_px", self.window_px, 4, self.size // 2)
         if self.variant == "overlap" and self.contrast > 0.5:
             raise ParamError(f"contrast={self.contrast}: expected <= 0.5 for the overlap variant (both squares must "
                              "stay distinct from the ground)")
         g = self.geometry()
+        if g["free"] < 0 and self.figure_px is not None:
+            raise ParamError(f"figure_px={self.figure_px} at size={self.size}: the {self.variant} variant needs "
+                             f"{g['need']} px of edge around the {g['win']} px window but the figure gives "
+                             f"{g['have']}; expected a larger figure_px or a smaller window")
         if g["free"] < 0:
             fits = [self._geometry(f / 100)["free"] >= 0 for f in range(10, 46)]
             lo = next((i for i in range(len(fits)) if all(fits[i:])), None)  # every size from here up fits
@@ -50,8 +63,8 @@ class BorderOwnershipParams(Params):
 
     def _geometry(self, figure_size: float) -> dict[str, int]:
         S = self.size
-        w = max(2, int(round(self.window * S / 2)))  # window half-width, px
-        L = int(round(figure_size * S))  # square side, px
+        w = self.window_px // 2 if self.window_px is not None else max(2, int(round(self.window * S / 2)))
+        L = int(self.figure_px) if self.figure_px is not None else int(round(figure_size * S))  # square side, px
         need = 2 * w + 2 * MARGIN  # px of edge that must run past the window
         if self.variant == "c-shape":
             t = max(2, int(round(0.2 * L)))  # arm thickness of the C, px
@@ -204,8 +217,9 @@ class BorderOwnership(StimulusFamily):
             obj = "square" if p.variant == "square" else "C-shaped figure"
             question = (f"Which side of the edge at the centre of the image belongs to the {obj}: left or right?")
             prompts = tuple(f"a {obj} on the {s} of the edge at the centre" for s in SIDES)
+        size = p.figure_size if p.figure_px is None else round(L / S, 4)  # what was drawn
         return Trial(image=np.repeat(img[:, :, None], 3, axis=2), label=label, question=question, choices=SIDES,
-                     prompts=prompts, difficulty={"figure_size": p.figure_size, "contrast": p.contrast}, meta=meta)
+                     prompts=prompts, difficulty={"figure_size": size, "contrast": p.contrast}, meta=meta)
 
 
 def _place(u: float, lo: int, hi: int) -> int:

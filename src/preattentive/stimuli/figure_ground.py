@@ -38,6 +38,10 @@ class FigureGroundParams(Params):
     length: float = 0.8  # segment length, fraction of the element spacing
     jitter: float = 0.0  # element position jitter, uniform +- this fraction of the spacing (each axis)
     orientation_jitter: float = 0.0  # per-segment orientation jitter, uniform +- deg (<= orientation_contrast / 6)
+    # In px, for in-silico physiology (receptive fields have fixed sizes in px whatever the image size): a pair
+    # shares its segments inside the figure, so figure_px bounds the largest receptive field that can be
+    # contained (the default 0.45 gives ~10 px of shared texture at 32 px, ~20 at 64 px).
+    figure_px: float | None = None  # equal-area circle diameter, px; None: figure_size x size (or x quadrant)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -51,6 +55,8 @@ class FigureGroundParams(Params):
         check_range("length", self.length, 0.3, 1.0)
         check_range("jitter", self.jitter, 0.0, 0.3)
         check_range("orientation_jitter", self.orientation_jitter, 0.0, self.orientation_contrast / 6)
+        if self.figure_px is not None:
+            check_range("figure_px", self.figure_px, 4.0, self.size * (0.3 if self.task == "location" else 0.6))
         n = self.n_cells
         if self.size / n < MIN_SPACING:
             raise ParamError(f"cells={n} at size={self.size} gives {self.size / n:.1f} px per texture element; "
@@ -60,15 +66,19 @@ class FigureGroundParams(Params):
                              f"{self.length * self.size / n:.2f} px; expected >= {MIN_LENGTH:g} px: raise length "
                              "or size")
         need = 4.5 if self.task == "shape" else 2.0  # texture elements across the figure
-        across = self.figure_px / (self.size / n)
+        across = self.diameter_px / (self.size / n)
         if across < need:
-            raise ParamError(f"figure_size={self.figure_size} spans {across:.1f} texture elements (cells={n}, "
+            what = (f"figure_px={self.figure_px}" if self.figure_px is not None
+                    else f"figure_size={self.figure_size}")
+            raise ParamError(f"{what} spans {across:.1f} texture elements (cells={n}, "
                              f"size={self.size}); expected >= {need:g} for the {self.task} task: raise figure_size, "
                              "cells or size")
 
     @property
-    def figure_px(self) -> float:
+    def diameter_px(self) -> float:
         """Figure diameter (equal-area circle), px; the location task's figure must fit in a quadrant."""
+        if self.figure_px is not None:
+            return float(self.figure_px)
         return self.figure_size * self.size * (0.5 if self.task == "location" else 1.0)
 
     @property
@@ -165,7 +175,7 @@ class FigureGround(StimulusFamily):
         assert isinstance(p, FigureGroundParams)
         S, n = p.size, p.n_cells
         s = S / n  # element spacing, px
-        d = p.figure_px  # figure size (equal-area circle diameter), px
+        d = p.diameter_px  # figure size (equal-area circle diameter), px
         member = label % 2  # which item of the pair; every draw below is made by both members, in this order
         a, b = 90.0 - p.orientation_contrast / 2, 90.0 + p.orientation_contrast / 2  # deg; b on a = "standard"
         ext = MAX_HALF_EXTENT * d + s / 2  # px from the figure centre to keep free of the image border
@@ -233,7 +243,8 @@ class FigureGround(StimulusFamily):
             "cells": n, "spacing": round(s, 4), "assignment": "centre",
             "segments": seg.astype(np.float32),  # (n*n, 2) segment centres [row, col] px, for checkers
         }
-        difficulty = {"figure_size": p.figure_size, "orientation_contrast": p.orientation_contrast, "cells": n,
+        size = p.figure_size if p.figure_px is None else round(d / (S * (0.5 if p.task == "location" else 1.0)), 4)
+        difficulty = {"figure_size": size, "orientation_contrast": p.orientation_contrast, "cells": n,
                       "length": p.length, "jitter": p.jitter, "orientation_jitter": p.orientation_jitter}
         lines = "a texture of oriented lines"
         if p.task == "presence":
