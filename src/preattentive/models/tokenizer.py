@@ -69,4 +69,5 @@ def build_tokenizer(texts: Iterable[str], *, append_eos: bool, model_max_length:
     tok.add_special_tokens(list(SPECIAL_TOKENS))
     return PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token=BOS, eos_token=EOS, unk_token=UNK, pad_token=PAD,
-        model_max_length=model_max_length, extra_special_tokens={"image_token": IMAGE})
+        model_max_length=model_max_length, extra_special_tokens={"image_token": IMAGE},
+        closed_vocabulary=True)  # saved in tokenizer_config.json: evaluation.applicability reads it
