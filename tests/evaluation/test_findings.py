@@ -143,6 +143,13 @@ def test_physiology_departure_and_stays_at_zero():
     assert "border-ownership (contained units stay at 0, by construction)" in paras["ff"]
 
 
+def test_unreadable_answers_are_not_informative_even_below_chance():
+    ev = rows("llava", "generative", "t", [np.zeros(40, bool)] * 3)
+    ev["prediction"] = -1  # nothing the parser could map to a choice
+    st = compute_findings(ev).status
+    assert st["status"].item() == "not informative" and st["reason"].item().startswith("answers unreadable")
+
+
 def test_curve_status_needs_every_rung_at_chance():
     acc = pd.DataFrame({"model": "m", "method": "x", "family": "f", "task": "f", "level": [0, 1], "n": 100,
                         "k": [90, 50], "accuracy": [0.9, 0.5], "ci_lo": [0.83, 0.4], "ci_hi": [0.94, 0.6],

@@ -27,6 +27,8 @@ def demo(
     result = run_demo(cfg, out, log=typer.echo, command=command)
     for line in format_summary(result.summary):
         typer.echo(f"result: {line}")
+    for line in result.findings:
+        typer.echo(f"finding: {line}")
     for note in result.notes:
         typer.echo(f"note [{note['section']}]: {note['text']}")
     if result.report is not None:

@@ -4,7 +4,8 @@ Every finding is generated here from numbers, never typed by hand, and a result 
 reported exactly like one for it. The rules (also printed in the report's Methods section, :data:`RULES`):
 
 - **informative**: a (model, method, task) curve is *not informative* when its 95 % Wilson interval contains
-  chance at every rung ("at chance at every rung") or contains 1 at every rung ("at ceiling at every rung"); it is
+  chance at every rung ("at chance at every rung") or contains 1 at every rung ("at ceiling at every rung"), or
+  when at every rung at least half its answers could not be read as any choice ("answers unreadable"); it is
   *not applicable* when the model could not be asked (a prompt word unknown to a closed-vocabulary text encoder,
   :mod:`preattentive.evaluation.applicability`). Neither kind is drawn or summarised as a result.
 - **threshold**: the rung at which the logistic psychometric fit is halfway between the best accuracy and chance,
@@ -109,7 +110,10 @@ def curve_status(acc: pd.DataFrame, not_applicable: Iterable[dict[str, Any]] = (
     for (m, meth, fam, task), t in acc.groupby(["model", "method", "family", "task"], sort=True):
         at_chance = bool(((t["ci_lo"] <= t["chance"]) & (t["chance"] <= t["ci_hi"])).all())
         at_ceiling = bool((t["ci_hi"] >= 1.0 - 1e-12).all())
-        reason = ("at chance at every rung (each 95 % CI contains chance)" if at_chance else
+        unread = (t["unparsed"] / t["n"]) if "unparsed" in t else pd.Series(0.0, index=t.index)
+        reason = (f"answers unreadable at every rung ({unread.min():.0%}–{unread.max():.0%} matched no choice)"
+                  if bool((unread >= 0.5).all()) else
+                  "at chance at every rung (each 95 % CI contains chance)" if at_chance else
                   "at ceiling at every rung (each 95 % CI contains 1)" if at_ceiling else "")
         rows.append({"model": m, "method": meth, "family": fam, "task": task,
                      "status": "not informative" if reason else "informative", "reason": reason})

@@ -335,8 +335,9 @@ def contained(boxes: np.ndarray, differs: np.ndarray) -> np.ndarray:
 
 
 def example_boxes(rec: Any, point: tuple[float, float], differs: np.ndarray | None = None) -> "pd.DataFrame":  # noqa: F821
-    """One unit per recorded layer — the one whose step-1 RF centre is nearest ``point`` (row, col px) — with its
-    step-1 box and RF sides, for drawing what "contained" means (``report.physiology_figures.rf_boxes_figure``).
+    """One unit per recorded layer — the contained one (when ``differs`` is given and any is) whose step-1 RF
+    centre is nearest ``point`` (row, col px), else the nearest — with its step-1 box and RF sides, for drawing
+    what "contained" means (``report.physiology_figures.rf_boxes_figure``).
 
     Parameters
     ----------
@@ -357,9 +358,14 @@ def example_boxes(rec: Any, point: tuple[float, float], differs: np.ndarray | No
         h, w = rec[(layer, steps[0])].shape[-2:]
         rf = rfs.get(layer, steps[0], (h, w))
         rc, cc = rf.centres()
-        i, j = int(np.argmin(np.abs(rc - point[0]))), int(np.argmin(np.abs(cc - point[1])))
-        r0, c0, r1, c1 = (int(v) for v in rf.boxes()[i, j])
-        inside = np.nan if differs is None else bool(not np.asarray(differs)[r0:r1, c0:c1].any())
+        dist = (rc[:, None] - point[0]) ** 2 + (cc[None, :] - point[1]) ** 2  # (h, w) px^2
+        boxes = rf.boxes()
+        ok = None if differs is None else contained(boxes, np.asarray(differs, bool)[None])[0]
+        if ok is not None and ok.any():
+            dist = np.where(ok, dist, np.inf)
+        i, j = (int(v) for v in np.unravel_index(int(np.argmin(dist)), dist.shape))
+        r0, c0, r1, c1 = (int(v) for v in boxes[i, j])
+        inside = np.nan if ok is None else bool(ok[i, j])
         rows.append({"model": rec.model, "layer": layer, "rf_px": rf.side_px,
                      "rf_px_last": rfs.get(layer, steps[-1], (h, w)).side_px, "steps": len(steps),
                      "r0": r0, "c0": c0, "r1": r1, "c1": c1, "contained": inside,

@@ -117,7 +117,8 @@ def results_matrix(acc: pd.DataFrame, fits: pd.DataFrame | None) -> pd.DataFrame
     return df[["task", "model", "method", *levels, "chance", "n/level", "threshold"]].fillna({c: "" for c in levels})
 
 
-def _eval_sections(study: Path, ev: pd.DataFrame, notes: dict[str, list[str]]) -> list[Section]:
+def _eval_sections(study: Path, ev: pd.DataFrame, notes: dict[str, list[str]],
+                   status: pd.DataFrame | None = None) -> list[Section]:
     from preattentive.evaluation import accuracy_table, compare_all, psychometric_table
     from preattentive.report.figures import overview_figure, psychometric_figure, stimulus_figure
 
@@ -133,8 +134,10 @@ def _eval_sections(study: Path, ev: pd.DataFrame, notes: dict[str, list[str]]) -
         ov.text = (f"{len(models)} model × method combination(s), {ev['family'].nunique()} stimulus families, "
                    f"{n_trials} evaluated trials in total. Each cell is the fraction correct over all difficulty "
                    f"levels of a family; chance is printed under it.")
-        ov.figures.append(FigureItem("overview", overview_figure(acc),
-                                     "Accuracy pooled over difficulty levels (colour: 0 = dark, 1 = yellow)."))
+        ov.figures.append(FigureItem("overview", overview_figure(acc, status),
+                                     "Accuracy pooled over difficulty levels (colour: 0 = dark, 1 = yellow). Grey "
+                                     "cells are not results: 'not informative' (at chance or at ceiling at every "
+                                     "rung) or 'not applicable' (the model could not be asked)."))
     else:
         ov.notes.append("No evaluation results (eval/*.parquet) in this study directory.")
     out.append(ov)
@@ -175,6 +178,23 @@ def _eval_sections(study: Path, ev: pd.DataFrame, notes: dict[str, list[str]]) -
     ns = acc["n"]
     curves = acc[~acc["method"].str.contains("@t", regex=False)]  # time-step sweeps get their own figure
     curves = curves if len(curves) else acc
+    dropped = pd.DataFrame()
+    if status is not None and len(status):  # curves that cannot move are not drawn as results
+        bad = status[status["status"] != "informative"]
+        keys = set(zip(bad["model"], bad["method"], bad["task"]))
+        keep = [k not in keys for k in zip(curves["model"], curves["method"], curves["task"])]
+        curves, dropped = curves[keep], bad
+    if curves.empty:
+        curves = acc.iloc[:0]
+    if len(dropped):
+        ev_sec.tables.append(TableItem("not_informative", dropped[["model", "method", "task", "status", "reason"]],
+                                       "Not drawn as results: curves at chance or at ceiling at every rung (95 % "
+                                       "Wilson CIs), and blocks the model could not be asked."))
+    if curves.empty:
+        ev_sec.notes.append("No curve is informative: every one is at chance or at ceiling at every rung, or not "
+                            "applicable.")
+        out.append(ev_sec)
+        return out
     ev_sec.figures.append(FigureItem(
         "psychometric", psychometric_figure(curves, fits),
         f"Accuracy against difficulty level per family; one line per model · method. Bands: Wilson 95 % CIs "
@@ -261,6 +281,12 @@ def _physiology_sections(study: Path, notes: dict[str, list[str]]) -> list[Secti
 
 def build_sections(study: str | os.PathLike) -> tuple[dict[str, Any], list[Section]]:
     """The page header (``study.json``) and every section, in page order."""
+    header, secs, _ = _build(study)
+    return header, secs
+
+
+def _build(study: str | os.PathLike) -> tuple[dict[str, Any], list[Section], Any]:
+    """:func:`build_sections` plus the findings the page opens with (None when there are none)."""
     from preattentive.evaluation import read_results
 
     study = Path(study)
@@ -271,7 +297,15 @@ def build_sections(study: str | os.PathLike) -> tuple[dict[str, Any], list[Secti
 
     ev = with_task(read_results(study / "eval") if (study / "eval").is_dir() else read_results(study / "missing"))
     compare_only = ev.empty and (study / "results.parquet").is_file()  # a `compare` directory, no evaluation
-    secs = [] if compare_only else _eval_sections(study, ev, notes)
+    try:
+        findings = study_findings(study, ev, header)
+        broken = ""
+    except Exception as e:  # a broken table must not take the page down; the findings say why they are missing
+        findings, broken = None, f"The findings could not be computed ({type(e).__name__}: {e})."
+    secs = [] if compare_only else [_findings_section(findings)] if findings is not None else []
+    if broken and not compare_only:
+        secs.append(Section("Findings", "What did this study find?", notes=[broken]))
+    secs += [] if compare_only else _eval_sections(study, ev, notes, findings.status if findings else None)
     from preattentive.report.compare import sections as compare_sections
 
     secs += compare_sections(study)  # a `compare` study's results.parquet, when present
@@ -281,8 +315,48 @@ def build_sections(study: str | os.PathLike) -> tuple[dict[str, Any], list[Secti
         secs += _physiology_sections(study, notes)  # a training comparison alone is not asked for physiology
     if notes.get("general"):
         secs.append(Section("Notes", "What was left out of this study, and why.", notes=notes["general"]))
-    secs.append(Section("Methods", "How were these numbers computed?", text=METHODS_TEXT))
-    return header, secs
+    methods = METHODS_TEXT + ("\n\nFindings are generated from the result tables by these rules: " + _rules_text()
+                              if findings is not None else "")
+    secs.append(Section("Methods", "How were these numbers computed?", text=methods))
+    return header, secs, findings
+
+
+def _rules_text() -> str:
+    from preattentive.evaluation.findings import RULES
+
+    return " ".join(line.strip() for line in RULES.splitlines()).replace("- **", "• ").replace("**", "")
+
+
+def study_findings(study: Path, ev: pd.DataFrame, header: dict[str, Any]):
+    """The study's findings by :mod:`preattentive.evaluation.findings` (None without any result table).
+
+    ``study.json``'s ``pairs`` names the (feedforward, recurrent) pairs to compare; ``not_applicable.json`` lists
+    the blocks a study did not evaluate because the model could not be asked; ``physiology/*.parquet`` the
+    physiology summaries."""
+    from preattentive.evaluation.findings import compute_findings
+
+    folder = study / "physiology"
+    phys = {k: pd.read_parquet(folder / f) for k, f in (("bo_summary", "bo_summary.parquet"),
+                                                         ("fg", "fg_modulation.parquet"),
+                                                         ("departure", "departure.parquet"))
+            if (folder / f).is_file()}
+    na = _read_json(study / "not_applicable.json", [])
+    if ev.empty and not phys and not na:
+        return None
+    pairs = [tuple(p) for p in header.get("pairs", []) if isinstance(p, (list, tuple)) and len(p) == 2]
+    return compute_findings(ev, pairs=pairs, not_applicable=na if isinstance(na, list) else [], physiology=phys)
+
+
+def _findings_section(findings) -> Section:
+    sec = Section("Findings", "What did this study find? Each sentence is computed from the result tables below by "
+                  "a rule stated in Methods; nothing here is typed by hand.")
+    sec.items = [(p["text"], "") for p in findings.paragraphs]
+    order = ["ff-vs-recurrent", "border-ownership", "figure-ground", "threshold", "probe", "informative"]
+    for kind in order:
+        sec.items += [(f.text, f"#{f.panel}" if f.panel else "") for f in findings.items if f.kind == kind]
+    if not sec.items:
+        sec.notes.append("No finding: the study has no result a rule applies to.")
+    return sec
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -303,7 +377,7 @@ def write_report(study: str | os.PathLike, *, svg: bool = True) -> Path:
     study = Path(study)
     if not study.is_dir():
         raise FileNotFoundError(f"study directory {str(study)!r} does not exist")
-    header, secs = build_sections(study)
+    header, secs, findings = _build(study)
     figdir, tabdir = study / "figures", study / "tables"
     figdir.mkdir(exist_ok=True)
     pngs: dict[str, bytes] = {}
@@ -328,6 +402,8 @@ def write_report(study: str | os.PathLike, *, svg: bool = True) -> Path:
 
     foot = f"preattentive {__version__}" + (f" · command: {header['command']}" if header.get("command") else "")
     page = render_page(title, secs, subtitle=sub, footer=foot, pngs=pngs)
+    if findings is not None:  # the same findings as a file, for scripts (and the demo's terminal summary)
+        _atomic_write(study / "findings.json", json.dumps(findings.to_dict(), indent=2, default=str).encode())
     out = study / "report.html"
     _atomic_write(out, page.encode("utf-8"))
     return out

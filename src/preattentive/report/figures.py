@@ -110,25 +110,42 @@ def psychometric_figure(acc: pd.DataFrame, fits: pd.DataFrame | None = None, *, 
     return fig
 
 
-def overview_figure(acc: pd.DataFrame) -> Any:
+def overview_figure(acc: pd.DataFrame, status: pd.DataFrame | None = None) -> Any:
     """Heatmap of accuracy pooled over levels (rows: model x method, columns: family), each cell annotated with
-    accuracy and, small, its chance level. ``acc`` has at least model, method, family, n, k, chance."""
-    if acc.empty:
+    accuracy and, small, its chance level. ``acc`` has at least model, method, family, n, k, chance.
+
+    ``status`` (``evaluation.findings.curve_status``) greys out cells that are not results: "not informative"
+    (at chance or at ceiling at every rung: the measurement could not move) and "not applicable" (the model could
+    not be asked), each labelled so instead of an accuracy."""
+    if acc.empty and (status is None or status.empty):
         raise ValueError("empty accuracy table: expected rows from accuracy_table")
     key = "task" if "task" in acc.columns else "family"
     g = acc.groupby(["model", "method", key], sort=True).agg(n=("n", "sum"), k=("k", "sum"),
                                                                   chance=("chance", "mean")).reset_index()
     g["label"] = [model_label(m, k) for m, k in zip(g["model"], g["method"])]
     g["accuracy"] = g["k"] / g["n"]
-    grid = g.pivot(index="label", columns=key, values="accuracy")
-    chance = g.pivot(index="label", columns=key, values="chance")
+    flags: dict[tuple[str, str], str] = {}
+    if status is not None and len(status):
+        for r in status[status["status"] != "informative"].itertuples():
+            flags[(model_label(r.model, r.method), r.task if key == "task" else r.family)] = (
+                "not\napplicable" if r.status == "not applicable" else "not\ninformative")
+    labels = sorted(set(g["label"]) | {lab for lab, _ in flags})
+    cols = sorted(set(g[key]) | {c for _, c in flags})
+    grid = g.pivot(index="label", columns=key, values="accuracy").reindex(index=labels, columns=cols)
+    chance = g.pivot(index="label", columns=key, values="chance").reindex(index=labels, columns=cols)
+    shown = grid.to_numpy(float).copy()
+    for (lab, col) in flags:
+        shown[labels.index(lab), cols.index(col)] = np.nan
     fig = _fig(max(5.0, 1.25 * grid.shape[1] + 3.2), 0.55 * grid.shape[0] + 1.6)
     ax = fig.subplots()
-    im = ax.imshow(grid.to_numpy(float), cmap="viridis", vmin=0, vmax=1, aspect="auto")
-    for i in range(grid.shape[0]):
-        for j in range(grid.shape[1]):
+    ax.set_facecolor("0.93")
+    im = ax.imshow(shown, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    for i, lab in enumerate(labels):
+        for j, col in enumerate(cols):
             v = grid.iat[i, j]
-            if v == v:
+            if (lab, col) in flags:
+                ax.text(j, i, flags[(lab, col)], ha="center", va="center", fontsize=6.5, color="0.35")
+            elif v == v:
                 ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=9, color="white" if v < 0.6 else "black")
                 ax.text(j, i + 0.32, f"chance {chance.iat[i, j]:.2f}", ha="center", va="center", fontsize=5.5,
                         color="white" if v < 0.6 else "0.2")

@@ -54,6 +54,7 @@ class Section:
     notes: list[str] = field(default_factory=list)  # visible "not built / left out" notes
     id: str = ""  # anchor; derived from the title when empty
     gallery: bool = False  # lay the figures out side by side (e.g. one stimulus strip per family)
+    items: list[tuple[str, str]] = field(default_factory=list)  # (sentence, "#anchor" or "") as a linked list
 
 
 def figure_png(fig: Any, dpi: int = 110) -> bytes:
@@ -97,6 +98,10 @@ def render_section(s: Section, pngs: dict[str, bytes]) -> str:
         parts.append(f'<p class="question">{html.escape(s.question)}</p>')
     if s.text:
         parts += [f"<p>{html.escape(p)}</p>" for p in s.text.split("\n\n")]
+    if s.items:
+        lis = [f"<li>{html.escape(text)}" + (f' <a href="{html.escape(href)}">(panel)</a>' if href else "") + "</li>"
+               for text, href in s.items]
+        parts.append(f'<ul class="findings">{"".join(lis)}</ul>')
     for note in s.notes:
         parts.append(f'<div class="note"><strong>Note.</strong> {html.escape(note)}</div>')
     if s.gallery and s.figures:
@@ -128,6 +133,8 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 footer{margin-top:40px;font-size:12px;color:#6b7280}
 .gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:10px 18px;align-items:start}
 .gallery figure{margin:6px 0}
+ul.findings{padding-left:20px;line-height:1.5;font-size:14.5px} ul.findings li{margin:5px 0}
+ul.findings a{color:#2b5d8a;font-size:12.5px}
 """
 
 

@@ -151,6 +151,7 @@ class DemoResult:
     notes: list[dict[str, str]] = field(default_factory=list)  # {"section": ..., "text": ...}
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     summary: dict[str, Any] = field(default_factory=dict)  # headline numbers (summary.json)
+    findings: list[str] = field(default_factory=list)  # findings.json's sentences: per-model paragraphs first
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -207,7 +208,9 @@ def _run(config: DemoConfig, out: Path, log: Callable[[str], None], command: str
                         f"feedforward vs recurrent) on {', '.join(config.net_tasks)}; a tiny CLIP trained with hard "
                         "negatives and a tiny LLaVA on its tower; zero-shot, generative, supervised and linear-probe "
                         "evaluation on held-out trials; figure-ground and border-ownership physiology."),
-        "command": command})
+        "command": command,
+        # the (feedforward, recurrent) pairs the findings compare, trained on the same task with the same budget
+        "pairs": [[f"{config.feedforward_net}@{t}", f"{config.recurrent_net}@{t}"] for t in config.net_tasks]})
     (out / "errors.log").unlink(missing_ok=True)
     notes = Notes()
     ctx = stages.Context(cfg=config, out=out, notes=notes, log=log)
@@ -228,6 +231,10 @@ def _run(config: DemoConfig, out: Path, log: Callable[[str], None], command: str
     log("[demo] report")
     result.report = _guarded(stage_report, ctx, "report", "general")
     result.timings["report"] = round(time.perf_counter() - t0, 2)
+    findings = out / "findings.json"
+    if result.report is not None and findings.is_file():
+        data = json.loads(findings.read_text())
+        result.findings = [p["text"] for p in data["paragraphs"]] + [f["text"] for f in data["findings"]]
     _write_json(out / "notes.json", list(notes))
     _write_json(out / "timings.json", result.timings)
     return result

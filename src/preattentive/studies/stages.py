@@ -22,6 +22,7 @@ class Context:
     notes: Any  # studies.demo.Notes
     log: Callable[[str], None]
     runs: dict[str, Path] = field(default_factory=dict)  # name -> run directory
+    not_applicable: list[dict[str, Any]] = field(default_factory=list)  # blocks a model could not be asked
     summary: dict[str, Any] = field(default_factory=dict)  # headline numbers, written to summary.json
 
     def run_dir(self, name: str) -> Path:
@@ -171,12 +172,34 @@ def _evaluate(ctx: Context, adapter: Any, families: list[str], levels: Any, size
     for fid in families:
         fid = stimuli.REGISTRY.resolve(fid)
         for block in suite(fid, list(levels) if isinstance(levels, tuple) else levels).blocks():
+            ok, why = _askable(adapter, method, fid, block.level, size, n)
+            if not ok:
+                ctx.not_applicable.append({"model": adapter.name, "method": method, "family": fid,
+                                           "level": block.level, "reason": why})
+                continue
             try:
                 one = suite(fid, "all" if block.level is None else [block.level])
                 total += len(evaluate(adapter, one, method=method, out=ctx.out, progress=False, **options))
             except (ValueError, NotImplementedError) as e:
                 ctx.notes.add("evaluation", f"{adapter.name} [{method}] on {fid} level {block.level}: left out ({e})")
     return total
+
+
+def _askable(adapter: Any, method: str, fid: str, level: Any, size: int, n: int) -> tuple[bool, str]:
+    """The applicability rule (evaluation.applicability): can this model be asked this block's prompts
+    (zero-shot) or questions and answers (generative) at all?"""
+    from preattentive import stimuli
+    from preattentive.evaluation.applicability import applicability
+
+    if method not in ("zero-shot", "generative"):
+        return True, ""
+    tok = getattr(getattr(adapter, "model", None), "tokenizer", None)
+    gen = stimuli.make(fid, size=size, seed=0, **({} if level is None else {"level": level}))
+    trials = [gen.trial(i) for i in range(min(n, 64))]
+    if method == "zero-shot":
+        return applicability(tok, [p for t in trials for p in t.prompts], what="prompt")
+    return applicability(tok, [t.question for t in trials] + [c for t in trials for c in t.choices],
+                         what="question or answer")
 
 
 def stage_evaluate(ctx: Context) -> None:
@@ -209,6 +232,7 @@ def stage_summary(ctx: Context) -> None:
     on each net task (paired McNemar on the same trials), into ``summary.json``."""
     from preattentive.evaluation import accuracy_table, compare_models, read_results
 
+    _write_not_applicable(ctx)
     folder = ctx.out / "eval"
     files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
     if not files:
@@ -230,6 +254,17 @@ def stage_summary(ctx: Context) -> None:
                              "acc_feedforward": round(r["acc_a"], 4), "acc_recurrent": round(r["acc_b"], 4),
                              "gap": round(r["acc_b"] - r["acc_a"], 4), "mcnemar_p": float(r["p_value"])})
     ctx.summary["feedforward_vs_recurrent"] = gaps
+
+
+def _write_not_applicable(ctx: Context) -> None:
+    """``not_applicable.json``: one entry per (model, method, family) with the reason (the report's findings)."""
+    from preattentive.datasets.parquet import atomic_write_bytes
+
+    seen: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in ctx.not_applicable:
+        seen.setdefault((r["model"], r["method"], r["family"]), {k: r[k] for k in ("model", "method", "family",
+                                                                                    "reason")})
+    atomic_write_bytes(ctx.out / "not_applicable.json", json.dumps(list(seen.values()), indent=2).encode())
 
 
 # --------------------------------------------------------------------------------------------- physiology
