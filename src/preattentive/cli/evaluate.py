@@ -60,6 +60,9 @@ def eval_command(
                           progress=not quiet, device=device, dtype=dtype, **opts)
         except (ValueError, FileNotFoundError, OSError) as e:
             raise fail(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+        if df.empty:  # every block skipped (e.g. a probe with too few trials per label): say why, on one line
+            why = df.attrs.get("skipped") or ["no trials"]
+            raise fail(f"{spec}: nothing evaluated, all {len(why)} blocks skipped ({why[0]}); use more trials (--n)")
         acc = accuracy_table(df)
         typer.echo(f"{spec} [{df['method'].iloc[0]}]: {df.attrs['computed']} new of {len(df)} trials")
         w = max([6, *(len(f) for f in acc["family"])])

@@ -166,11 +166,11 @@ def _load_net(where: str, *, dtype: Any = None, device: Any = "cpu") -> Any:
 # --------------------------------------------------------------------------------------------- built-in kinds
 _A = "preattentive.evaluation.adapters:"
 register_kind(ModelKind(
-    "hf-vlm", "any image-text-to-text model (LLaVA-1.5/NeXT/OneVision, Qwen2(.5)-VL, Idefics3, SmolVLM, "
-    "PaliGemma, ...)", load="preattentive.models.hf_vlm:load_vlm", adapter=_A + "VlmAdapter",
-    methods=("generative", "choice-likelihood", "probe"), aliases=("hf-llava",), run_kinds=("llava",),
-    model_types="preattentive.models.hf_vlm:served_model_types", build="preattentive.models.llava:build_llava",
-    presets="preattentive.models.llava:list_presets", trainer="preattentive.training.llava:train_llava"))
+    "net", "this project's vision nets (CNN / ViT baselines, recurrent and feedback nets)", scheme=False,
+    load="preattentive.models.kinds:_load_net", adapter=_A + "NetAdapter", methods=("supervised", "probe"),
+    run_kinds=("supervised",), build="preattentive.models.base:make_net", presets="preattentive.models.base:list_nets",
+    save="preattentive.models.base:save_net", recorder="preattentive.physiology:record_net",
+    trainer="preattentive.training.loop:train_supervised"))
 register_kind(ModelKind(
     "hf-contrastive", "contrastive image-text models (CLIP, SigLIP, SigLIP 2)",
     load="preattentive.models.hf_contrastive:load_contrastive", adapter=_A + "ContrastiveAdapter",
@@ -179,14 +179,14 @@ register_kind(ModelKind(
     presets="preattentive.models.clip:list_presets", recorder="preattentive.physiology:record_clip",
     trainer="preattentive.training.clip:train_clip"))
 register_kind(ModelKind(
+    "hf-vlm", "any image-text-to-text model (LLaVA-1.5/NeXT/OneVision, Qwen2(.5)-VL, Idefics3, SmolVLM, "
+    "PaliGemma, ...)", load="preattentive.models.hf_vlm:load_vlm", adapter=_A + "VlmAdapter",
+    methods=("generative", "choice-likelihood", "probe"), aliases=("hf-llava",), run_kinds=("llava",),
+    model_types="preattentive.models.hf_vlm:served_model_types", build="preattentive.models.llava:build_llava",
+    presets="preattentive.models.llava:list_presets", trainer="preattentive.training.llava:train_llava"))
+register_kind(ModelKind(
     "hf-vision", "vision backbones through AutoModel (ViT, DINOv2, ConvNeXt, ResNet, Swin, ...)",
     load="preattentive.models.hf_vision:load_vision", adapter=_A + "VisionAdapter", methods=("probe",),
     model_types="preattentive.models.hf_vision:served_model_types",
     notes={"recorder": "features(images, layers) -> {layer: (B, C, h, w)} and .geometry are ready; the "
                        "physiology room adds the recorder and its receptive-field rules"}))
-register_kind(ModelKind(
-    "net", "this project's vision nets (CNN / ViT baselines, recurrent and feedback nets)", scheme=False,
-    load="preattentive.models.kinds:_load_net", adapter=_A + "NetAdapter", methods=("supervised", "probe"),
-    run_kinds=("supervised",), build="preattentive.models.base:make_net", presets="preattentive.models.base:list_nets",
-    save="preattentive.models.base:save_net", recorder="preattentive.physiology:record_net",
-    trainer="preattentive.training.loop:train_supervised"))
