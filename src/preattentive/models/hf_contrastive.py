@@ -69,8 +69,9 @@ class Contrastive(ProcessorModel):
         n = int(self.model.config.text_config.max_position_embeddings)
         pad = "max_length" if self.sigmoid else True
         enc = self.processor.tokenizer(list(texts), padding=pad, truncation=True, max_length=n, return_tensors="pt")
-        return {k: v.to(self.device) for k, v in enc.items() if k in ("input_ids", "attention_mask")
-                and not (k == "attention_mask" and self.sigmoid)}  # SigLIP's text tower takes no mask
+        # what the checkpoint's tokenizer gives (SigLIP's own returns no attention mask: it pools the last
+        # position of the full-length padded text, as it was trained)
+        return {k: v.to(self.device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
 
     def encode_image(self, images: Any, *, normalize: bool = True) -> Any:
         """Image embeddings ``(B, D)``, unit length when ``normalize``."""

@@ -282,6 +282,7 @@ def _siglip(image_size: int = 32, *, version: int = 1, **_: Any) -> tuple[Any, A
     import transformers as T
 
     tok = _tokenizer("gemma", ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>"])
+    tok.padding_side = "right"  # SigLIP pads texts on the right to the full 64 tokens
     text = dict(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
                 max_position_embeddings=64, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
                 bos_token_id=tok.bos_token_id)
