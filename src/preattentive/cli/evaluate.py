@@ -50,6 +50,11 @@ def eval_command(
                                   max_new_tokens=max_new_tokens, reduce=reduce).items() if v is not None}
     from preattentive.models.vlm_common import resolve_device, resolve_dtype
 
+    if quiet:  # transformers' "Loading weights" bars and notices would crowd a one-line error
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
     try:  # up front: a bad device or dtype is one line before any model loads
         resolve_dtype(dtype, resolve_device(device))
     except ValueError as e:

@@ -170,7 +170,7 @@ def evaluate(model: str | Adapter, suite: str | Suite = "core", *, method: str =
                 left_out = sum(o is None for o in outcomes)
                 if left_out:
                     skipped.append(f"{b.family} level {b.level}: {left_out} of {len(trials)} trials left out (their "
-                                   "choice set has < 2 trials of each of >= 2 labels)")
+                                   "answer occurs only once in the block: nothing to cross-validate)")
                 rows += _rows(adapter, m, options_json, b, trials, outcomes)
                 bar.update(len(trials))
             if not rows:

@@ -145,43 +145,38 @@ def _probe(adapter: Adapter, trials: Sequence[Any], *, layer: str | None = None,
            folds: int = 5, C: float = 1.0, seed: int = 0, batch_size: int = 32) -> list[Outcome | None]:
     """Out-of-fold predictions of a standardised L2 logistic regression on frozen features (Alain & Bengio 2016).
 
-    One probe per *choice set*: a label is an index into the trial's choices, so trials are only pooled when
-    their choices are the same (``scenes`` mixes colour questions with three choices and yes/no questions). A
-    choice set with fewer than 2 trials of each of >= 2 labels gets no probe: its trials come back as ``None``
-    (left out and reported by the harness); when no choice set can be probed the block raises
-    :class:`TooFewTrials`.
+    The probe reads out the *answer* (the correct choice's text), not its index: a block may mix questions whose
+    choices differ (``scenes``: colour questions with three choices, yes/no questions), where the same index
+    means different things. Each trial's prediction is the most probable of its own choices. Where every trial
+    has the same choices this is the classic probe on label indices (same classes, same folds). Trials whose
+    answer occurs only once in the block cannot be cross-validated: they come back as ``None`` (left out and
+    reported by the harness); with fewer than two answers left the block raises :class:`TooFewTrials`.
     """
+    from collections import Counter
+
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    groups: dict[tuple[str, ...], list[int]] = {}
-    for i, t in enumerate(trials):
-        groups.setdefault(tuple(t.choices), []).append(i)
-    fit = {}
-    for choices, idx in groups.items():
-        counts = np.bincount([trials[i].label for i in idx], minlength=len(choices))
-        if (counts > 0).sum() >= 2 and counts[counts > 0].min() >= 2:
-            fit[choices] = (idx, counts)
-    if not fit:
-        got = [np.bincount([trials[i].label for i in idx]).tolist() for idx in groups.values()]
-        raise TooFewTrials("a linear probe needs >= 2 trials of each of >= 2 labels among trials with the same "
-                           f"choices; got label counts {got}")
-    x = probe_features(adapter, [trials[i] for idx, _ in fit.values() for i in idx], layer=layer, step=step,
-                       batch_size=batch_size)
+    answers = [str(t.choices[t.label]) for t in trials]
+    counts = Counter(answers)
+    keep = [i for i, a in enumerate(answers) if counts[a] >= 2]
+    kept = Counter(answers[i] for i in keep)
+    if len(kept) < 2:
+        raise TooFewTrials(f"a linear probe needs >= 2 trials of each of >= 2 answers; got answer counts "
+                           f"{dict(sorted(counts.items()))}")
+    x = probe_features(adapter, [trials[i] for i in keep], layer=layer, step=step, batch_size=batch_size)
+    y = np.array([answers[i] for i in keep])
+    k = int(min(folds, min(kept.values())))
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=float(C), max_iter=2000))
+    proba = cross_val_predict(clf, x, y, cv=StratifiedKFold(k, shuffle=True, random_state=int(seed)),
+                              method="predict_proba")  # (n_kept, n_answers), columns in sorted answer order
+    classes = sorted(kept)
     out: list[Outcome | None] = [None] * len(trials)
-    row = 0
-    for idx, counts in fit.values():
-        xg, y = x[row:row + len(idx)], np.array([trials[i].label for i in idx])
-        row += len(idx)
-        k = int(min(folds, counts[counts > 0].min()))
-        clf = make_pipeline(StandardScaler(), LogisticRegression(C=float(C), max_iter=2000))
-        proba = cross_val_predict(clf, xg, y, cv=StratifiedKFold(k, shuffle=True, random_state=int(seed)),
-                                  method="predict_proba")  # (n, n_seen_labels)
-        pred = np.flatnonzero(counts > 0)[np.argmax(proba, 1)]
-        for i, p, pr in zip(idx, pred, proba):
-            out[i] = Outcome(int(p), json.dumps([round(float(v), 5) for v in pr]), "cv-argmax")
+    for i, pr in zip(keep, proba):
+        own = [float(pr[classes.index(c)]) if c in kept else 0.0 for c in trials[i].choices]  # its choices only
+        out[i] = Outcome(int(np.argmax(own)), json.dumps([round(v, 5) for v in own]), "cv-argmax")
     return out
 
 
@@ -197,7 +192,7 @@ METHODS: dict[str, Method] = {
     "supervised": Method("supervised", _supervised, True, {"steps": None},
                          "a trained net's readout, argmax of the logits (steps: recurrent iterations at test time)"),
     "probe": Method("probe", _probe, False, {"layer": None, "step": None, "folds": 5, "C": 1.0, "seed": 0},
-                    "logistic regression on frozen features, cross-validated per family x level x choice set"),
+                    "logistic regression on frozen features reading out the answer, cross-validated per family x level"),
 }
 
 

@@ -403,4 +403,21 @@ def save_tiny(arch: str, directory: str | os.PathLike, *, seed: int = 0, chat_te
     d.mkdir(parents=True, exist_ok=True)
     model.eval().save_pretrained(d)
     processor.save_pretrained(d)
+    if hasattr(processor, "tokenizer") and template is not None and chat_template != "processor":
+        _move_template(d, template if chat_template == "tokenizer" else None)
     return d
+
+
+def _move_template(d: Path, template: str | None) -> None:
+    """Lay the chat template out as older snapshots do: in ``tokenizer_config.json`` only (``template``), or
+    nowhere (None). ``save_pretrained`` always writes it to ``chat_template.jinja``, which both read first."""
+    import json
+
+    for name in ("chat_template.jinja", "chat_template.json"):
+        (d / name).unlink(missing_ok=True)
+    cfg_path = d / "tokenizer_config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg.pop("chat_template", None)
+    if template is not None:
+        cfg["chat_template"] = template
+    cfg_path.write_text(json.dumps(cfg, indent=2))
