@@ -190,3 +190,20 @@ register_kind(ModelKind(
     model_types="preattentive.models.hf_vision:served_model_types",
     notes={"recorder": "features(images, layers) -> {layer: (B, C, h, w)} and .geometry are ready; the "
                        "physiology room adds the recorder and its receptive-field rules"}))
+
+
+def _load_plugins() -> None:
+    """Kinds other packages declare under the ``preattentive.model_kinds`` entry-point group (each entry point
+    names a module whose import calls :func:`register_kind`), so that the CLI sees them too."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="preattentive.model_kinds"):
+        try:
+            ep.load()
+        except Exception as e:  # a broken plugin must not break the toolkit; say so once
+            import warnings
+
+            warnings.warn(f"model-kind plugin {ep.name!r} ({ep.value}) failed to load: {e}", stacklevel=2)
+
+
+_load_plugins()
