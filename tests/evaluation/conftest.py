@@ -59,3 +59,20 @@ class SteppedNet(Adapter):
         red = np.array([[float(has_red(im))] for im in images])
         informative = layer == "late" and step is not None and step >= 2
         return np.concatenate([noise, red if informative else rng.normal(size=red.shape)], axis=1)
+
+
+@pytest.fixture(scope="session")
+def hub_checkpoint(tmp_path_factory):
+    """``hub_checkpoint(arch, **options)``: a tiny random-weight checkpoint in the hub layout of ``arch``
+    (``preattentive.models.tiny_hub.save_tiny``), built once per session per (arch, options)."""
+    from preattentive.models.tiny_hub import save_tiny
+
+    made = {}
+
+    def make(arch, **options):
+        key = (arch, repr(sorted(options.items())))
+        if key not in made:
+            made[key] = save_tiny(arch, tmp_path_factory.mktemp(arch), **options)
+        return made[key]
+
+    return make

@@ -43,6 +43,12 @@ CASES = [
     ("", YN, -1, "unparseable"),
     ("banana", SIDES, -1, "unparseable"),
     ("##o d.f red m", YN, -1, "unparseable"),  # an untrained tiny LLaVA's babble
+    # numbers inside identifiers or code are not counts (issue 18: "...s[0]..." was scored as "zero")
+    ("x = s[0] + y", ("0", "1", "2"), -1, "unparseable"),
+    ("return s[0]", ("0", "1", "2"), -1, "unparseable"),
+    ("var_1 x2 f(2) a=1 3.5 2nd", ("0", "1", "2", "3"), -1, "unparseable"),
+    ("I count (3) circles.", NUM, 1, "number"),  # brackets around a standalone number are fine
+    ("There are 4, I think", NUM, 2, "number"),
 ]
 
 

@@ -37,3 +37,20 @@ def tiny_images():
     """Four random uint8 (64, 64, 3) images."""
     rng = np.random.default_rng(0)
     return [rng.integers(0, 256, (64, 64, 3), dtype=np.uint8) for _ in range(4)]
+
+
+@pytest.fixture(scope="session")
+def hub_checkpoint(tmp_path_factory):
+    """``hub_checkpoint(arch, **options)``: a tiny random-weight checkpoint in the hub layout of ``arch``
+    (``preattentive.models.tiny_hub.save_tiny``), built once per session per (arch, options)."""
+    from preattentive.models.tiny_hub import save_tiny
+
+    made = {}
+
+    def make(arch, **options):
+        key = (arch, repr(sorted(options.items())))
+        if key not in made:
+            made[key] = save_tiny(arch, tmp_path_factory.mktemp(arch), **options)
+        return made[key]
+
+    return make

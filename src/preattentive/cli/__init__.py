@@ -39,6 +39,7 @@ from preattentive.cli import stimuli as _stimuli  # noqa: E402,F401
 from preattentive.cli import train as _train  # noqa: E402,F401
 from preattentive.cli import vlm as _vlm  # noqa: E402,F401
 from preattentive.cli import evaluate as _evaluate  # noqa: E402,F401
+from preattentive.cli import models as _models  # noqa: E402,F401
 from preattentive.cli import report as _report  # noqa: E402,F401
 from preattentive.cli import demo as _demo  # noqa: E402,F401
 

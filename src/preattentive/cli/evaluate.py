@@ -12,10 +12,12 @@ from preattentive.cli import app, fail
 
 @app.command("eval")
 def eval_command(
-    model: List[str] = typer.Option(..., "--model", "-m", help="Model spec: hf-clip:ID_OR_DIR, hf-llava:ID_OR_DIR, "
-                                    "run:DIR or a preset (repeat for several models)."),
+    model: List[str] = typer.Option(..., "--model", "-m", help="Model spec: hf-vlm:ID_OR_DIR, hf-contrastive:ID_OR_DIR, "
+                                    "hf-vision:ID_OR_DIR (aliases hf-llava:, hf-clip:), run:DIR or a preset (repeat "
+                                    "for several models; `preattentive models list` shows them all)."),
     suite: str = typer.Option("core", help="Suite name (core, quick, serial) or a YAML file."),
-    method: str = typer.Option("auto", help="auto | zero-shot | generative | probe | supervised."),
+    method: str = typer.Option("auto", help="auto | zero-shot | generative | choice-likelihood | probe | supervised "
+                               "(auto: the model kind's first method)."),
     n: Optional[int] = typer.Option(None, "--n", help="Trials per (family, level); default: the suite's."),
     out: Path = typer.Option(..., "--out", "-o", help="Study directory; rows go to OUT/eval/*.parquet."),
     family: Optional[List[str]] = typer.Option(None, "--family", "-f", help="Only these families (repeatable)."),
@@ -24,10 +26,14 @@ def eval_command(
     step: Optional[int] = typer.Option(None, help="Probe: recurrent time step (default: the last)."),
     steps: Optional[int] = typer.Option(None, help="Supervised: recurrent iterations at test time (default: the "
                                         "net's own)."),
-    template: Optional[str] = typer.Option(None, help="Generative: prompt template with {question}, {choices}, "
-                                           "{letters}."),
+    template: Optional[str] = typer.Option(None, help="Generative / choice-likelihood: the question template with "
+                                           "{question}, {choices}, {letters}; with {image} it is the whole prompt in "
+                                           "the model's format (for checkpoints without a chat template)."),
     max_new_tokens: Optional[int] = typer.Option(None, help="Generative: tokens to generate."),
-    device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda."),
+    reduce: Optional[str] = typer.Option(None, help="Choice-likelihood: mean (log-probability per choice token, the "
+                                         "default) or sum (joint)."),
+    device: str = typer.Option("cpu", help="torch device: cpu, cuda, cuda:N, mps or auto."),
+    dtype: str = typer.Option("auto", help="auto (bf16 on a capable GPU, else fp32), float32, bfloat16, float16."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Evaluate MODEL(s) on a suite; re-running only computes the trials that are missing.
@@ -41,14 +47,27 @@ def eval_command(
     if batch_size < 1:
         raise fail(f"--batch-size {batch_size}: expected >= 1")
     opts = {k: v for k, v in dict(layer=layer, step=step, steps=steps, template=template,
-                                                    max_new_tokens=max_new_tokens).items()
-            if v is not None}
+                                  max_new_tokens=max_new_tokens, reduce=reduce).items() if v is not None}
+    from preattentive.models.vlm_common import resolve_device, resolve_dtype
+
+    if quiet:  # transformers' "Loading weights" bars and notices would crowd a one-line error
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
+    try:  # up front: a bad device or dtype is one line before any model loads
+        resolve_dtype(dtype, resolve_device(device))
+    except ValueError as e:
+        raise fail(str(e)) from None
     for spec in model:
         try:
             df = evaluate(spec, suite, method=method, n=n, out=out, families=family or None, batch_size=batch_size,
-                          progress=not quiet, device=device, **opts)
-        except (ValueError, FileNotFoundError) as e:
+                          progress=not quiet, device=device, dtype=dtype, **opts)
+        except (ValueError, FileNotFoundError, OSError) as e:
             raise fail(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+        if df.empty:  # every block skipped (e.g. a probe with too few trials per label): say why, on one line
+            why = df.attrs.get("skipped") or ["no trials"]
+            raise fail(f"{spec}: nothing evaluated, all {len(why)} blocks skipped ({why[0]}); use more trials (--n)")
         acc = accuracy_table(df)
         typer.echo(f"{spec} [{df['method'].iloc[0]}]: {df.attrs['computed']} new of {len(df)} trials")
         w = max([6, *(len(f) for f in acc["family"])])

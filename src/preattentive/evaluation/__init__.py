@@ -7,7 +7,8 @@ Example
 >>> accuracy_table(df)  # doctest: +SKIP
 """
 
-from preattentive.evaluation.adapters import Adapter, ClipAdapter, LlavaAdapter, NetAdapter, UnsupportedMethod
+from preattentive.evaluation.adapters import (Adapter, ClipAdapter, ContrastiveAdapter, LlavaAdapter, NetAdapter,
+                                              UnsupportedMethod, VisionAdapter, VlmAdapter)
 from preattentive.evaluation.harness import evaluate, method_label, probe_sweep, results_path
 from preattentive.evaluation.methods import METHODS, Method, Outcome, format_question, register_method
 from preattentive.evaluation.parsing import Parsed, parse_answer
@@ -18,7 +19,7 @@ from preattentive.evaluation.specs import (ModelSpec, ModelSpecError, list_prese
 from preattentive.evaluation.stats import McNemar, PsychometricFit, fit_psychometric, mcnemar, wilson_ci
 from preattentive.evaluation.suites import Block, Suite, SuiteError, list_suites, load_suite
 
-__all__ = ["Adapter", "Block", "COLUMNS", "ClipAdapter", "LlavaAdapter", "METHODS", "McNemar", "Method", "ModelSpec",
+__all__ = ["Adapter", "Block", "COLUMNS", "ClipAdapter", "ContrastiveAdapter", "VisionAdapter", "VlmAdapter", "LlavaAdapter", "METHODS", "McNemar", "Method", "ModelSpec",
            "ModelSpecError", "NetAdapter", "Outcome", "Parsed", "PsychometricFit", "Suite", "SuiteError",
            "UnsupportedMethod", "accuracy_table", "compare_all", "compare_models", "evaluate", "fit_psychometric",
            "format_question", "list_presets", "list_suites", "load_model", "load_suite", "mcnemar", "method_label",

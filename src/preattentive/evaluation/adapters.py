@@ -1,14 +1,18 @@
 """Model adapters: every model family seen through one narrow interface the evaluation methods call.
 
 An adapter wraps a loaded model and implements the capabilities it has; the rest raise
-:class:`UnsupportedMethod`. Adding a model family = one small adapter subclass + one loader in
-:mod:`preattentive.evaluation.specs`.
+:class:`UnsupportedMethod`. Which evaluation methods a model supports is declared by its kind
+(:class:`preattentive.models.kinds.ModelKind`), not listed here; an adapter built without a kind (a stand-in in a
+test, a user's own) may declare ``methods`` itself. A new model family reuses one of these adapters when its
+wrapper offers the same calls (``zero_shot``, ``generate`` + ``score_choices``, ``features``).
 
 =================  ======================================================================================
 capability         signature (images are a list of uint8 ``(H, W, 3)`` RGB arrays)
 =================  ======================================================================================
 ``zero_shot``      ``(images, prompts: list[list[str]]) -> list[np.ndarray]`` — a probability per prompt
 ``generate``       ``(images, questions: list[str], max_new_tokens) -> list[str]`` — greedy, batched
+``score_choices``  ``(images, questions, choices: list[list[str]], reduce) -> list[np.ndarray]`` — log-probability
+                   of each choice's tokens given the prompt
 ``classify``       ``(images, queries, steps=None) -> np.ndarray (B, C)`` — trained readout logits (``steps``:
                    recurrent iterations at test time, e.g. more than in training; Bansal et al. 2022)
 ``features``       ``(images, layer, step, queries) -> np.ndarray (B, D)`` — frozen features for probes
@@ -36,14 +40,33 @@ class Adapter:
     """Base class: a loaded model plus its display ``name`` and a ``fingerprint`` that changes with its weights."""
 
     kind: ClassVar[str] = "model"
-    auto_method: ClassVar[str] = ""  # what `--method auto` picks
-    methods: ClassVar[tuple[str, ...]] = ()  # methods this adapter supports
+    auto_method: ClassVar[str] = ""  # what `--method auto` picks when there is no model kind
+    methods: ClassVar[tuple[str, ...]] = ()  # methods supported when there is no model kind
 
-    def __init__(self, model: Any, *, name: str = "", fingerprint: str = "", record: dict | None = None) -> None:
+    def __init__(self, model: Any, *, name: str = "", fingerprint: str = "", record: dict | None = None,
+                 kind: Any = None, device: Any = "cpu") -> None:
         self.model = model
         self.name = name or type(model).__name__
         self.fingerprint = fingerprint
         self.record = dict(record or {})  # e.g. the run.json of a trained run
+        self.device = device
+        if kind is not None:  # the model kind's declaration wins (preattentive.models.kinds)
+            self.model_kind = kind
+            self.kind = kind.name
+            self.methods = tuple(kind.methods)
+            self.auto_method = kind.auto_method
+
+    @property
+    def prompt_format(self) -> str:
+        """Where a generative model's prompts come from (recorded in every result row); ``""`` otherwise."""
+        return ""
+
+    def prompts(self, questions: Sequence[str]) -> list[str]:
+        """The exact text prompts ``generate`` would send (recorded in the result rows); ``[""] * n`` otherwise."""
+        return [""] * len(questions)
+
+    def check_method(self, method: str, options: dict[str, Any]) -> None:
+        """Raise a one-line ValueError before any work when ``method`` with ``options`` cannot run."""
 
     def _unsupported(self, method: str) -> UnsupportedMethod:
         return UnsupportedMethod(f"model {self.name!r} ({self.kind}) does not support method {method!r}; "
@@ -63,6 +86,10 @@ class Adapter:
     def features(self, images: Sequence[np.ndarray], layer: str | None, step: int | None,
                  queries: np.ndarray | None) -> np.ndarray:
         raise self._unsupported("probe")
+
+    def score_choices(self, images: Sequence[np.ndarray], questions: Sequence[str],
+                      choices: Sequence[Sequence[str]], reduce: str = "mean") -> list[np.ndarray]:
+        raise self._unsupported("choice-likelihood")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
@@ -91,12 +118,12 @@ def images_to_tensor(images: Sequence[np.ndarray], device: str = "cpu"):
     return x.permute(0, 3, 1, 2).float().div_(255.0)
 
 
-# --------------------------------------------------------------------------------------------- CLIP
-class ClipAdapter(Adapter):
+# --------------------------------------------------------------------------------------------- contrastive
+class ContrastiveAdapter(Adapter):
     """A CLIP-like model exposing ``zero_shot(images, prompts)`` (one prompt list, or one list per image) and
-    ``features(images, layers=[...])`` (``preattentive.models.clip``'s wrapper)."""
+    ``features(images, layers=[...])`` (``models.clip.Clip``, ``models.hf_contrastive.Contrastive``)."""
 
-    kind = "clip"
+    kind = "hf-contrastive"
     auto_method = "zero-shot"
     methods = ("zero-shot", "probe")
 
@@ -117,29 +144,61 @@ class ClipAdapter(Adapter):
 
     def features(self, images, layer, step, queries):
         if step not in (None, 0, -1):
-            raise ValueError(f"step={step}: CLIP is feedforward (one step); expected None")
+            raise ValueError(f"step={step}: {self.name} is feedforward (one step); expected None")
         return _pick_layer(self.model.features(list(images), layers=[layer] if layer else None), layer)
 
 
-# --------------------------------------------------------------------------------------------- LLaVA
-class LlavaAdapter(Adapter):
-    """A LLaVA-like model exposing ``generate(images, questions, max_new_tokens=)`` (batched, left padding)."""
+ClipAdapter = ContrastiveAdapter  # the name before model kinds
 
-    kind = "llava"
+
+# --------------------------------------------------------------------------------------------- VLMs
+class VlmAdapter(Adapter):
+    """An image-text-to-text model (``models.hf_vlm.Vlm``, ``models.llava.Llava``): ``generate`` (batched, left
+    padding), ``score_choices`` (choice likelihood) and ``features`` (LM hidden states over the image tokens)."""
+
+    kind = "hf-vlm"
     auto_method = "generative"
-    methods = ("generative", "probe")
+    methods = ("generative", "choice-likelihood", "probe")
 
-    def __init__(self, model: Any, **kw: Any) -> None:
-        super().__init__(model, **kw)
-        if not hasattr(model, "features"):  # the probe needs the wrapper to expose features
-            self.methods = ("generative",)
+    @property
+    def prompt_format(self) -> str:
+        return str(getattr(self.model, "prompt_format", ""))
+
+    def prompts(self, questions):
+        return [self.model.prompt(q) for q in questions]
+
+    def check_method(self, method, options):
+        if method in ("generative", "choice-likelihood") and "{image}" not in str(options.get("template", "")):
+            check = getattr(self.model, "check_prompts", None)
+            if check is not None:
+                check(self.name)
 
     def generate(self, images, questions, max_new_tokens=16):
         return [str(s) for s in self.model.generate(list(images), list(questions), max_new_tokens=max_new_tokens)]
 
+    def score_choices(self, images, questions, choices, reduce="mean"):
+        return self.model.score_choices(list(images), list(questions), [list(c) for c in choices], reduce=reduce)
+
     def features(self, images, layer, step, queries):
-        if not hasattr(self.model, "features"):
-            raise self._unsupported("probe")
+        if step not in (None, 0, -1):
+            raise ValueError(f"step={step}: {self.name} is feedforward (one step); expected None")
+        return _pick_layer(self.model.features(list(images), layers=[layer] if layer else None), layer)
+
+
+LlavaAdapter = VlmAdapter  # the name before model kinds
+
+
+# --------------------------------------------------------------------------------------------- backbones
+class VisionAdapter(Adapter):
+    """A vision backbone (``models.hf_vision.VisionBackbone``): ``features`` only (linear probes)."""
+
+    kind = "hf-vision"
+    auto_method = "probe"
+    methods = ("probe",)
+
+    def features(self, images, layer, step, queries):
+        if step not in (None, 0, -1):
+            raise ValueError(f"step={step}: {self.name} is feedforward (one step); expected None")
         return _pick_layer(self.model.features(list(images), layers=[layer] if layer else None), layer)
 
 
@@ -152,9 +211,8 @@ class NetAdapter(Adapter):
     methods = ("supervised", "probe")
 
     def __init__(self, model, *, steps: int | None = None, device: str = "cpu", **kw) -> None:
-        super().__init__(model, **kw)
+        super().__init__(model, device=device, **kw)
         self.steps = steps  # recurrent unroll at test time (None = the net's default)
-        self.device = device
 
     def _forward(self, images, queries, steps=None):
         import torch

@@ -65,7 +65,13 @@ def method_label(method: str, options: dict[str, Any]) -> str:
 def _rows(adapter: Adapter, method: Method, options_json: str, block: Block, trials, outcomes) -> list[dict]:
     label = method_label(method.name, json.loads(options_json))
     rows = []
+    prompt_format = ""
+    if method.name in ("generative", "choice-likelihood"):
+        whole = "{image}" in str(json.loads(options_json).get("template", ""))
+        prompt_format = "--template with {image} (the whole prompt)" if whole else adapter.prompt_format
     for t, o in zip(trials, outcomes):
+        if o is None:  # a trial the method left out (a probe's choice set with too few trials)
+            continue
         rows.append({
             "model": adapter.name, "model_fingerprint": adapter.fingerprint, "method": label,
             "options": options_json, "family": block.family, "params": block.params_json,
@@ -74,7 +80,7 @@ def _rows(adapter: Adapter, method: Method, options_json: str, block: Block, tri
             "question": t.question, "answer": t.answer, "label": int(t.label), "n_choices": len(t.choices),
             "chance": 1.0 / len(t.choices), "prediction": int(o.prediction),
             "predicted": t.choices[o.prediction] if o.prediction >= 0 else "", "correct": o.prediction == t.label,
-            "raw": o.raw, "parse": o.parse})
+            "raw": o.raw, "parse": o.parse, "prompt": o.prompt, "prompt_format": prompt_format})
     return rows
 
 
@@ -88,12 +94,16 @@ def evaluate(model: str | Adapter, suite: str | Suite = "core", *, method: str =
     model : a spec string (``hf-clip:DIR``, ``run:DIR``, a preset; see :mod:`~preattentive.evaluation.specs`) or
         a loaded :class:`~preattentive.evaluation.adapters.Adapter`.
     suite : a packaged suite name (``core``, ``quick``, ``serial``), a YAML path, or a :class:`Suite`.
-    method : ``auto`` (zero-shot for CLIP, generative for LLaVA, supervised for trained nets), ``zero-shot``,
-        ``generative``, ``probe`` or ``supervised``.
+    method : ``auto`` (the model kind's first method: zero-shot for contrastive models, generative for VLMs,
+        probe for vision backbones, supervised for trained nets), ``zero-shot``, ``generative``,
+        ``choice-likelihood``, ``probe`` or ``supervised``.
     n : trials per (family, level), overriding the suite's.
     out : study directory; rows are cached in ``out/eval/`` and only missing trials are computed.
     families : keep only these family ids (``"maze"`` or ``"maze-v1"``).
-    options : method options, e.g. ``layer="layers.3"``, ``step=2`` (probe), ``template=...`` (generative).
+    device, dtype : where and in what precision to run (checked before loading; dtype ``auto``: bf16 on a capable
+        GPU, else fp32).
+    options : method options, e.g. ``layer="layers.3"``, ``step=2`` (probe), ``template=...`` (generative,
+        choice-likelihood), ``reduce="sum"`` (choice-likelihood).
 
     Returns
     -------
@@ -110,6 +120,7 @@ def evaluate(model: str | Adapter, suite: str | Suite = "core", *, method: str =
     adapter = model if isinstance(model, Adapter) else load_model(model, device=device, dtype=dtype)
     m = resolve_method(method, adapter)
     opts = m.options(**options)
+    adapter.check_method(m.name, opts)  # e.g. a VLM with no prompt format: one line now, not after loading data
     options_json = _json(opts)
     suite = suite if isinstance(suite, Suite) else load_suite(suite)
     blocks = suite.blocks(n, families=families)
@@ -156,6 +167,10 @@ def evaluate(model: str | Adapter, suite: str | Suite = "core", *, method: str =
                     skipped.append(f"{b.family} level {b.level}: {e}")
                     bar.update(len(trials))
                     continue
+                left_out = sum(o is None for o in outcomes)
+                if left_out:
+                    skipped.append(f"{b.family} level {b.level}: {left_out} of {len(trials)} trials left out (their "
+                                   "answer occurs only once in the block: nothing to cross-validate)")
                 rows += _rows(adapter, m, options_json, b, trials, outcomes)
                 bar.update(len(trials))
             if not rows:

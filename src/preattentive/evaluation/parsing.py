@@ -9,7 +9,9 @@ Rules, applied in order to the model's raw output (the first rule that decides w
 3. **yes/no** — when the options include "yes" and "no": the first word is a yes-variant (yes, yeah, yep, yup,
    true, correct, affirmative, sure) or a no-variant (no, nope, nah, false, incorrect, negative).
 4. **number** — the options are numbers: the answer mentions exactly one distinct option number, as digits or as
-   a number word ("There are seven." -> "7"); two different numbers are ambiguous.
+   a number word ("There are seven." -> "7"); two different numbers are ambiguous. A number counts only as a word
+   of its own (whitespace-delimited, sentence punctuation and brackets around it allowed: "(3)", "3."), never
+   inside an identifier or code (``s[0]``, ``x0``, ``f(1)``, ``a=2``, ``3.5``, ``2nd``).
 5. **mention** — exactly one option occurs in the answer as a whole word or phrase (an option that is part of a
    longer mentioned option, e.g. "square" inside "red square", does not count) and is not negated
    ("not red", "no red"); otherwise ambiguous.
@@ -54,6 +56,21 @@ def normalise(text: str) -> str:
     t = t.strip(_STRIP)
     t = _PREFIX.sub("", t).strip(_STRIP)
     return " ".join(_WORD_TO_DIGIT.get(w, w) for w in t.split())
+
+
+_SENTENCE = " \t\n\r.,;:!?\"'`*"  # punctuation that may end or surround a standalone number
+
+
+def _bare(token: str) -> str:
+    """A whitespace token as a standalone number (``"3."``, ``"(3)"``, ``"'3'"`` -> ``"3"``), else ``""``.
+
+    Surrounding sentence punctuation and one pair of enclosing brackets are allowed; anything else in the token
+    (letters, ``[``, ``=``, a decimal point between digits) makes it code or an identifier, not a count.
+    """
+    t = token.strip(_SENTENCE)
+    if len(t) >= 2 and (t[0], t[-1]) in (("(", ")"), ("[", "]")):
+        t = t[1:-1].strip(_SENTENCE)
+    return t if t.isdigit() else ""
 
 
 def _letter(text: str, n: int) -> int | None:
@@ -107,7 +124,7 @@ def parse_answer(text: str, choices: Sequence[str]) -> Parsed:
         if first in NO:
             return Parsed(options.index("no"), "yes/no")
     if options and all(o.isdigit() for o in options):
-        nums = {w.strip(_STRIP) for w in re.findall(r"[\w]+", t)}
+        nums = {w for w in (_bare(tok) for tok in t.split()) if w}
         hit = sorted({k for k, o in enumerate(options) if o in nums})
         if len(hit) == 1:
             return Parsed(hit[0], "number")

@@ -1,19 +1,18 @@
-"""Model specs: one string names any model (``hf-clip:ID_OR_DIR``, ``hf-llava:ID_OR_DIR``, ``run:DIR``, a preset).
+"""Model specs: one string names any model (``hf-vlm:ID_OR_DIR``, ``hf-contrastive:ID_OR_DIR``, ``run:DIR``, ...).
 
-Schemes
--------
-``hf-clip:ID_OR_DIR``   a CLIP ``save_pretrained`` directory or a hub id already in the local HF cache.
-``hf-llava:ID_OR_DIR``  the same for LLaVA.
-``run:DIR``             a run directory this project trained; ``run.json``'s ``"kind"`` (supervised | clip | llava)
-                        picks the loader.
-``PRESET``              a registered alias (:data:`PRESETS`), e.g. ``clip-b32`` ->
-                        ``hf-clip:openai/clip-vit-base-patch32``.
-                        Presets only name *pretrained* public checkpoints (their weights must be on disk; nothing
-                        is downloaded offline): an untrained preset net or tiny random CLIP would only measure chance.
-A bare path to a directory holding ``run.json`` is read as ``run:PATH``.
+Schemes come from the model-kind registry (:mod:`preattentive.models.kinds`; ``preattentive models list``):
 
-Adding a model family = an :class:`~preattentive.evaluation.adapters.Adapter` subclass plus
-``register_scheme("name", loader)`` (or ``register_run_kind`` for runs).
+``hf-vlm:ID_OR_DIR``          any image-text-to-text checkpoint (LLaVA, Qwen2-VL, Idefics3, PaliGemma, ...);
+                              ``hf-llava:`` is an alias.
+``hf-contrastive:ID_OR_DIR``  CLIP, SigLIP, SigLIP 2; ``hf-clip:`` is an alias.
+``hf-vision:ID_OR_DIR``       a vision backbone (ViT, DINOv2, ConvNeXt, ResNet, Swin).
+``run:DIR``                   a run directory this project trained; ``run.json``'s ``"kind"`` picks the model kind.
+``PRESET``                    a registered alias (:data:`PRESETS`), e.g. ``clip-b32`` ->
+                              ``hf-clip:openai/clip-vit-base-patch32``. Presets only name *pretrained* public
+                              checkpoints (their weights must be on disk; nothing is downloaded offline).
+A bare path to a directory holding ``run.json`` is read as ``run:PATH``. ``ID_OR_DIR`` is a ``save_pretrained``
+directory or a hub id already in the local HF cache. Each scheme checks the checkpoint's ``model_type`` and names
+the scheme that fits when it cannot serve it.
 
 Example
 -------
@@ -31,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from preattentive.evaluation.adapters import Adapter, ClipAdapter, LlavaAdapter, NetAdapter
+from preattentive.evaluation.adapters import Adapter
+from preattentive.models import kinds as model_kinds
 from preattentive.registry import Registry, UnknownIdError
 
 
@@ -41,7 +41,7 @@ class ModelSpecError(ValueError):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    scheme: str  # "hf-clip" | "hf-llava" | "run" | a registered scheme
+    scheme: str  # a model kind's scheme or alias ("hf-vlm", "hf-clip", ...), "run", or a registered scheme
     target: str  # hub id or directory
     text: str  # the spec as the user wrote it (the model's display name)
 
@@ -53,6 +53,10 @@ PRESETS.register("clip-b32-v1", "hf-clip:openai/clip-vit-base-patch32")
 PRESETS.register("clip-b16-v1", "hf-clip:openai/clip-vit-base-patch16")
 PRESETS.register("clip-l14-v1", "hf-clip:openai/clip-vit-large-patch14")
 PRESETS.register("llava-1.5-7b-v1", "hf-llava:llava-hf/llava-1.5-7b-hf")
+# Zhai et al. 2023 (SigLIP); Oquab et al. 2024 (DINOv2); Wang et al. 2024 (Qwen2-VL).
+PRESETS.register("siglip-b16-v1", "hf-contrastive:google/siglip-base-patch16-224")
+PRESETS.register("dinov2-s14-v1", "hf-vision:facebook/dinov2-small")
+PRESETS.register("qwen2-vl-2b-v1", "hf-vlm:Qwen/Qwen2-VL-2B-Instruct")
 
 
 def register_preset(id: str, spec: str) -> None:
@@ -67,29 +71,43 @@ def list_presets() -> list[str]:
 
 
 Loader = Callable[..., Adapter]
-_SCHEMES: dict[str, Loader] = {}
-_RUN_KINDS: dict[str, Loader] = {}
+_SCHEMES: dict[str, Loader] = {}  # extra schemes with their own loader (register_scheme); kinds come first
+_RUN_KINDS: dict[str, Loader] = {}  # extra run kinds with their own loader (register_run_kind)
 
 
 def register_scheme(name: str, loader: Loader) -> None:
-    """Register ``loader(target, *, name, device, dtype) -> Adapter`` for specs ``name:TARGET``."""
-    if name in _SCHEMES:
+    """Register ``loader(target, *, name, device, dtype) -> Adapter`` for specs ``name:TARGET`` (a model kind
+    registered with :func:`preattentive.models.kinds.register_kind` is the fuller way)."""
+    if name in _SCHEMES or name in _kind_schemes():
         raise ValueError(f"model scheme {name!r} is already registered")
     _SCHEMES[name] = loader
 
 
 def register_run_kind(kind: str, loader: Loader) -> None:
     """Register ``loader(run_dir, record, *, name, device, dtype) -> Adapter`` for ``run.json`` kind ``kind``."""
-    if kind in _RUN_KINDS:
+    if kind in _RUN_KINDS or kind in _kind_runs():
         raise ValueError(f"run kind {kind!r} is already registered")
     _RUN_KINDS[kind] = loader
+
+
+def _kind_schemes() -> list[str]:
+    return [s for k in model_kinds.list_kinds() for s in k.schemes]
+
+
+def _kind_runs() -> list[str]:
+    return [r for k in model_kinds.list_kinds() for r in k.run_kinds]
+
+
+def schemes() -> list[str]:
+    """Every spec scheme: the model kinds' (with aliases), ``run``, and any registered with a loader."""
+    return [*_kind_schemes(), "run", *_SCHEMES]
 
 
 def parse_spec(text: str) -> ModelSpec:
     """Parse a spec string (resolving presets); raise :class:`ModelSpecError` naming what was expected."""
     text = str(text).strip()
     scheme, sep, target = text.partition(":")
-    if sep and scheme in _SCHEMES:
+    if sep and scheme in schemes():
         if not target:
             raise ModelSpecError(f"model spec {text!r} has no target after '{scheme}:'")
         return ModelSpec(scheme, target, text)
@@ -98,7 +116,7 @@ def parse_spec(text: str) -> ModelSpec:
         return ModelSpec(inner.scheme, inner.target, text)
     if (Path(text).expanduser() / "run.json").is_file():
         return ModelSpec("run", text, text)
-    forms = ", ".join(s + (":DIR" if s == "run" else ":ID_OR_DIR") for s in _SCHEMES)
+    forms = ", ".join(s + (":DIR" if s == "run" else ":ID_OR_DIR") for s in schemes())
     raise ModelSpecError(f"unknown model spec {text!r}: expected {forms}, "
                          f"a run directory, or a preset ({', '.join(PRESETS.list())})")
 
@@ -109,25 +127,43 @@ def fingerprint(path: str | os.PathLike) -> str:
     h = hashlib.sha1(str(p.resolve()).encode())
     if p.is_dir():
         for f in sorted(p.rglob("*")):
-            if f.is_file() and f.suffix in (".safetensors", ".json", ".bin", ".model", ".txt"):
+            if f.is_file() and f.suffix in (".safetensors", ".json", ".bin", ".model", ".txt", ".jinja"):
                 st = f.stat()
                 h.update(f"{f.relative_to(p)}:{st.st_size}:{st.st_mtime_ns}".encode())
     return h.hexdigest()[:12]
 
 
 def load_model(spec: str | ModelSpec, *, device: str = "cpu", dtype: Any = None) -> Adapter:
-    """Load the model a spec names and wrap it in its adapter.
+    """Load the model a spec names and wrap it in its kind's adapter.
 
-    Raises :class:`ModelSpecError` (or the model room's ``ModelNotFoundError``, also a ``ValueError``) with a
-    one-line message when the spec is malformed or the weights are not on disk.
+    Device and dtype are checked first; then the weights are located (a cached hub id resolves to its snapshot
+    directory) and the checkpoint's ``model_type`` is checked against the kind. Every failure is a one-line
+    :class:`ValueError` (:class:`ModelSpecError`, the model room's ``ModelNotFoundError``, ...).
 
     Example
     -------
     >>> load_model("hf-clip:/nonexistent")  # doctest: +SKIP
-    ModelNotFoundError: no CLIP weights for '/nonexistent': not a local directory ...
+    ModelNotFoundError: no contrastive model weights for '/nonexistent': not a local directory ...
     """
+    from preattentive.models.vlm_common import resolve_device, resolve_dtype
+
     s = spec if isinstance(spec, ModelSpec) else parse_spec(spec)
-    return _SCHEMES[s.scheme](s.target, name=s.text, device=device, dtype=dtype)
+    resolve_dtype(dtype, resolve_device(device))  # up front: a bad device fails before anything loads
+    if s.scheme in _SCHEMES:
+        return _SCHEMES[s.scheme](s.target, name=s.text, device=device, dtype=dtype)
+    if s.scheme == "run":
+        return _load_run(s.target, name=s.text, device=device, dtype=dtype)
+    kind = model_kinds.kind_for_scheme(s.scheme)
+    from preattentive.models.vlm_common import locate, model_type_of
+
+    where = locate(s.target, kind.name)
+    model_kinds.check_model_type(kind, model_type_of(where), s.target)
+    return _wrap(kind, model_kinds.load(kind, where, dtype=dtype, device=device), name=s.text,
+                 fingerprint=_hub_fingerprint(where), device=device)
+
+
+def _wrap(kind: model_kinds.ModelKind, model: Any, **kw: Any) -> Adapter:
+    return model_kinds.resolve(kind.adapter)(model, kind=kind, **kw)
 
 
 # --------------------------------------------------------------------------------------------- loaders
@@ -135,32 +171,7 @@ def _hub_fingerprint(target: str) -> str:
     p = Path(target).expanduser()
     if p.exists():
         return fingerprint(p)
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        hit = try_to_load_from_cache(target, "config.json")
-    except Exception:  # malformed repo id: the loader reports it
-        hit = None
-    return hashlib.sha1(str(hit or target).encode()).hexdigest()[:12]
-
-
-def _load_hf_clip(target: str, *, name: str, device: str, dtype: Any) -> Adapter:
-    from preattentive.models.vlm_common import locate
-
-    locate(target, "CLIP")  # fail fast (one line) before transformers is imported
-    from preattentive.models.clip import load_clip
-
-    return ClipAdapter(load_clip(target, dtype=dtype, device=device), name=name, fingerprint=_hub_fingerprint(target))
-
-
-def _load_hf_llava(target: str, *, name: str, device: str, dtype: Any) -> Adapter:
-    from preattentive.models.vlm_common import locate
-
-    locate(target, "LLaVA")
-    from preattentive.models.llava import load_llava
-
-    return LlavaAdapter(load_llava(target, dtype=dtype, device=device), name=name,
-                        fingerprint=_hub_fingerprint(target))
+    return hashlib.sha1(target.encode()).hexdigest()[:12]  # an id passed through online: its name
 
 
 def _load_run(target: str, *, name: str, device: str, dtype: Any) -> Adapter:
@@ -174,52 +185,19 @@ def _load_run(target: str, *, name: str, device: str, dtype: Any) -> Adapter:
     except json.JSONDecodeError as e:
         raise ModelSpecError(f"run {target!r}: run.json is not valid JSON ({e.msg} at line {e.lineno})") from None
     kind = record.get("kind")
-    if kind not in _RUN_KINDS:
-        raise ModelSpecError(f"run {target!r}: run.json kind={kind!r}; expected one of: {', '.join(_RUN_KINDS)}")
-    return _RUN_KINDS[kind](d, record, name=name, device=device, dtype=dtype)
-
-
-def _run_supervised(d: Path, record: dict, *, name: str, device: str, dtype: Any) -> Adapter:
+    if kind in _RUN_KINDS:
+        return _RUN_KINDS[kind](d, record, name=name, device=device, dtype=dtype)
+    try:
+        mk = model_kinds.kind_for_run(str(kind))
+    except ValueError:
+        raise ModelSpecError(f"run {target!r}: run.json kind={kind!r}; expected one of: "
+                             f"{', '.join([*_kind_runs(), *_RUN_KINDS])}") from None
     model_dir = d / record.get("model_dir", "model")
     if not model_dir.is_dir():
         raise ModelSpecError(f"run {str(d)!r}: model directory {model_dir} is missing (weights must be on disk)")
-    try:
-        from preattentive.training import load_run  # the training room's loader, when it exists
-    except ImportError:
-        load_run = None
-    if load_run is not None:
-        loaded = load_run(d)
-        model = loaded[0] if isinstance(loaded, tuple) else getattr(loaded, "model", loaded)
-    else:
-        from preattentive.models import load_net
+    model = model_kinds.load(mk, str(model_dir), dtype=dtype, device=device)
+    return _wrap(mk, model, name=name, fingerprint=fingerprint(model_dir), record=record, device=device)
 
-        model = load_net(model_dir)
-    model = model.to(device)
-    return NetAdapter(model, name=name, fingerprint=fingerprint(model_dir), record=record, device=device)
-
-
-def _run_clip(d: Path, record: dict, *, name: str, device: str, dtype: Any) -> Adapter:
-    from preattentive.models.clip import load_clip
-
-    model_dir = d / record.get("model_dir", "model")
-    return ClipAdapter(load_clip(model_dir, dtype=dtype, device=device), name=name,
-                       fingerprint=fingerprint(model_dir), record=record)
-
-
-def _run_llava(d: Path, record: dict, *, name: str, device: str, dtype: Any) -> Adapter:
-    from preattentive.models.llava import load_llava
-
-    model_dir = d / record.get("model_dir", "model")
-    return LlavaAdapter(load_llava(model_dir, dtype=dtype, device=device), name=name,
-                        fingerprint=fingerprint(model_dir), record=record)
-
-
-register_scheme("hf-clip", _load_hf_clip)
-register_scheme("hf-llava", _load_hf_llava)
-register_scheme("run", _load_run)
-register_run_kind("supervised", _run_supervised)
-register_run_kind("clip", _run_clip)
-register_run_kind("llava", _run_llava)
 
 __all__ = ["ModelSpec", "ModelSpecError", "PRESETS", "UnknownIdError", "fingerprint", "list_presets", "load_model",
-           "parse_spec", "register_preset", "register_run_kind", "register_scheme"]
+           "parse_spec", "register_preset", "register_run_kind", "register_scheme", "schemes"]

@@ -160,6 +160,10 @@ class Clip(ProcessorModel):
             x = self.processor.image_processor(images=ims, return_tensors="pt")["pixel_values"]
         return x.to(self.device, self.dtype)
 
+    def image_inputs(self, images: Any) -> dict[str, "torch.Tensor"]:  # noqa: F821
+        """``{"pixel_values": ...}``: the image half of the model's inputs (as ``Contrastive.image_inputs``)."""
+        return {"pixel_values": self.pixel_values(images)}
+
     def tokens(self, texts: Sequence[str]) -> dict[str, "torch.Tensor"]:  # noqa: F821
         """Tokenised, padded, truncated texts on the model's device."""
         if isinstance(texts, str):

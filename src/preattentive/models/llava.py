@@ -25,8 +25,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from preattentive.models.vlm_common import (ProcessorModel, as_image_list, fast_pixels, locate, resolve_device,
-                                           resolve_dtype, seeded)
+from preattentive.models.hf_vlm import Vlm
+from preattentive.models.vlm_common import as_image_list, fast_pixels, locate, resolve_device, resolve_dtype, seeded
 from preattentive.registry import Registry
 
 # llava-1.5's conversation format ("USER: <image>\n... ASSISTANT:"), as a Jinja chat template so that
@@ -166,29 +166,29 @@ class LlavaBatch:
     labels: "torch.Tensor | None" = None  # (B, T) int64  # noqa: F821
 
 
-class Llava(ProcessorModel):
-    """A LLaVA model with its processor; images are uint8 ``(H, W, 3)`` arrays."""
+class Llava(Vlm):
+    """A LLaVA model with its processor; images are uint8 ``(H, W, 3)`` arrays. Prompting, generation, choice
+    scoring and features are :class:`~preattentive.models.hf_vlm.Vlm`'s; this adds training batches and the loss."""
 
     @property
     def is_next(self) -> bool:
         return self.model.config.model_type == "llava_next"
 
-    def prompt(self, question: str) -> str:
-        """The chat-formatted prompt for one question about one image, ending where the answer starts."""
-        conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
-        if getattr(self.processor, "chat_template", None):
-            return self.processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
-        return f"USER: <image>\n{question} ASSISTANT:"
+    def encode(self, images: list[np.ndarray], prompts: list[str], padding_side: str) -> dict[str, Any]:
+        """Processor outputs; the fast path skips PIL when the images already have the tower's size.
 
-    def _pixels_and_texts(self, ims: list[np.ndarray], texts: list[str], padding_side: str) -> dict[str, Any]:
-        """Processor outputs; the fast path skips PIL when the images already have the tower's size."""
+        The fast path expands each ``<image>`` by the processor's own count for the pixels it made
+        (``replace_image_token``: patches, plus CLS unless the ``default`` strategy drops it), never by
+        ``config.image_seq_length``, whose default (576, a 336 px / patch-14 tower) is wrong for other towers.
+        """
         cfg = self.model.config
-        pix = None if self.is_next else fast_pixels(self.processor.image_processor, ims, cfg.vision_config.image_size)
-        if pix is None:
-            enc = self.processor(images=ims, text=texts, padding=True, padding_side=padding_side, return_tensors="pt")
-            return dict(enc)
+        pix = None if self.is_next else fast_pixels(self.processor.image_processor, images,
+                                                    cfg.vision_config.image_size)
+        if pix is None or not hasattr(self.processor, "replace_image_token"):
+            return super().encode(images, prompts, padding_side)
         token = self.processor.image_token
-        texts = [t.replace(token, token * cfg.image_seq_length) for t in texts]  # what LlavaProcessor does
+        expanded = self.processor.replace_image_token({"pixel_values": pix.numpy()}, 0)  # same size: same count
+        texts = [t.replace(token, expanded) for t in prompts]  # what LlavaProcessor does, minus PIL
         enc = self.tokenizer(texts, padding=True, padding_side=padding_side, return_tensors="pt")
         return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "pixel_values": pix}
 
@@ -201,11 +201,10 @@ class Llava(ProcessorModel):
             raise ValueError(f"{len(ims)} images but {len(qs)} questions: expected one question per image")
         prompts = [self.prompt(q) for q in qs]
         if answers is None:
-            enc = self._pixels_and_texts(ims, prompts, "left")
-            return LlavaBatch({k: v.to(self.device) for k, v in enc.items()})
+            return LlavaBatch(self._to_device(self.encode(ims, prompts, "left")))
         if len(answers) != len(qs):
             raise ValueError(f"{len(qs)} questions but {len(answers)} answers")
-        enc = self._pixels_and_texts(ims, prompts, "right")
+        enc = self.encode(ims, prompts, "right")
         tok = self.tokenizer
         ans = tok([" " + a for a in answers], add_special_tokens=False)["input_ids"]
         rows, lab = [], []
@@ -221,30 +220,7 @@ class Llava(ProcessorModel):
             ids[i, :len(r)], labels[i, :len(lb)], mask[i, :len(r)] = torch.tensor(r), torch.tensor(lb), 1
         inputs = {**{k: v for k, v in enc.items() if k not in ("input_ids", "attention_mask")},
                   "input_ids": ids, "attention_mask": mask}
-        return LlavaBatch({k: v.to(self.device) for k, v in inputs.items()}, labels.to(self.device))
-
-    def generate(self, images: Any, questions: Sequence[str] | str, max_new_tokens: int = 16,
-                 batch_size: int = 32) -> list[str]:
-        """Greedy answers, one per (image, question) pair, batched with left padding.
-
-        Example
-        -------
-        >>> llava.generate([trial.image], [trial.question], max_new_tokens=8)  # doctest: +SKIP
-        ['left']
-        """
-        import torch
-
-        ims = as_image_list(images)
-        qs = [questions] * len(ims) if isinstance(questions, str) else list(questions)
-        tok, out = self.tokenizer, []
-        for s in range(0, len(ims), batch_size):
-            b = self.batch(ims[s:s + batch_size], qs[s:s + batch_size])
-            with torch.no_grad():
-                seq = self.model.generate(**b.inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                                          pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
-            new = seq[:, b.inputs["input_ids"].shape[1]:]  # (B, <= max_new_tokens)
-            out += [t.strip() for t in tok.batch_decode(new, skip_special_tokens=True)]
-        return out
+        return LlavaBatch(self._to_device(inputs), labels.to(self.device))
 
     def loss(self, batch: LlavaBatch, *, per: str = "token") -> "torch.Tensor":  # noqa: F821
         """Cross-entropy on the answer tokens of a training batch: the mean over all answer tokens (``"token"``,
@@ -261,14 +237,6 @@ class Llava(ProcessorModel):
         nll = F.cross_entropy(logits.transpose(1, 2), labels, ignore_index=-100, reduction="none")  # (B, T-1)
         n = (labels != -100).sum(1).clamp(min=1)
         return (nll.sum(1) / n).mean()
-
-    def save(self, directory: str | os.PathLike) -> Path:
-        """``save_pretrained`` of model and processor (tokenizer and chat template included)."""
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(d)
-        self.processor.save_pretrained(d)
-        return d
 
 
 # --------------------------------------------------------------------------------------------- building
@@ -369,12 +337,17 @@ def load_llava(id_or_dir: str | os.PathLike, dtype: Any = None, device: Any = No
     >>> llava = load_llava("runs/llava-tiny")  # doctest: +SKIP
     >>> llava.generate([image], ["what colour is the circle?"])  # doctest: +SKIP
     """
-    from transformers import AutoConfig, AutoProcessor
+    from transformers import AutoConfig
 
+    from preattentive.models.vlm_common import load_processor, model_type_of
+
+    dev = resolve_device(device)  # device and dtype first: a bad one fails before any loading
+    dt = resolve_dtype(dtype, dev)
     where = locate(id_or_dir, "LLaVA")
-    dev = resolve_device(device)
+    mt = model_type_of(where)
+    if mt not in ("llava", "llava_next"):
+        raise ValueError(f"LLaVA {str(id_or_dir)!r}: model_type {mt!r}, expected 'llava' or 'llava_next' "
+                         "(any image-text-to-text model loads with preattentive.models.hf_vlm.load_vlm)")
     config = AutoConfig.from_pretrained(where)
-    if config.model_type not in ("llava", "llava_next"):
-        raise ValueError(f"{id_or_dir}: model_type {config.model_type!r}, expected 'llava' or 'llava_next'")
-    model = model_class(config).from_pretrained(where, dtype=resolve_dtype(dtype, dev)).to(dev)
-    return Llava(model, AutoProcessor.from_pretrained(where))
+    model = model_class(config).from_pretrained(where, dtype=dt).to(dev)
+    return Llava(model, load_processor(where, mt))

@@ -269,24 +269,25 @@ def _write_not_applicable(ctx: Context) -> None:
 
 # --------------------------------------------------------------------------------------------- physiology
 def _physiology_models(ctx: Context) -> list[tuple[str, Any, str]]:
-    """``(name, model, kind)`` for the models recorded: the nets trained on figure-ground, and CLIP."""
+    """``(name, model, recorder)`` for the models recorded: the nets trained on figure-ground, and CLIP; the
+    recorder is the one the run's model kind names (:mod:`preattentive.models.kinds`)."""
+    from preattentive.models.kinds import kind_for_run
     from preattentive.training import load_run
 
     out = []
     for name, run in ctx.runs.items():
-        if name.endswith("@figure-ground"):
-            out.append((name, load_run(run)[0], "net"))
-        elif name == "clip-hn":
-            out.append((name, load_run(run)[0], "clip"))
+        if name.endswith("@figure-ground") or name == "clip-hn":
+            model, record = load_run(run)
+            recorder = kind_for_run(str(record.get("kind"))).recorder
+            if recorder:
+                out.append((name, model, recorder))
     return out
 
 
-def _record(model: Any, kind: str, images: Any, name: str):
-    from preattentive.physiology import record_clip, record_net
+def _record(model: Any, recorder: str, images: Any, name: str):
+    from preattentive.models.kinds import resolve
 
-    if kind == "clip":
-        return record_clip(model, list(images), model=name)
-    return record_net(model, images, model=name)
+    return resolve(recorder)(model, list(images), model=name)
 
 
 def stage_physiology(ctx: Context) -> None:

@@ -284,8 +284,9 @@ def train_supervised(config: TrainConfig, out: str | os.PathLike, *, resume: boo
 def load_run(path: str | os.PathLike):
     """Load a run directory: ``(model, record)`` where ``record`` is its ``run.json``.
 
-    Supervised runs load with :func:`preattentive.models.load_net`; ``kind`` "clip" / "llava" runs with
-    :func:`preattentive.models.clip.load_clip` / :func:`preattentive.models.llava.load_llava`.
+    The run's ``kind`` names its model kind's loader (:mod:`preattentive.models.kinds`): supervised runs load with
+    :func:`preattentive.models.load_net`, "clip" / "llava" runs as :class:`~preattentive.models.clip.Clip` /
+    :class:`~preattentive.models.llava.Llava`.
 
     Example
     -------
@@ -295,23 +296,16 @@ def load_run(path: str | os.PathLike):
     """
     from preattentive.training.runs import read_run
 
+    from preattentive.models import kinds
+
     path = Path(path)
     record = read_run(path)
     model_dir = path / record.get("model_dir", "model")
-    kind = record.get("kind")
-    if kind == "supervised":
-        from preattentive.models import load_net
-
-        return load_net(model_dir), record
-    if kind == "clip":
-        from preattentive.models.clip import load_clip
-
-        return load_clip(str(model_dir)), record
-    if kind == "llava":
-        from preattentive.models.llava import load_llava
-
-        return load_llava(str(model_dir)), record
-    raise ParamError(f"run {str(path)!r} has kind={kind!r}: expected one of supervised, clip, llava")
+    try:  # the model-kind registry says which loader reads this run kind
+        kind = kinds.kind_for_run(str(record.get("kind")))
+    except ValueError as e:
+        raise ParamError(f"run {str(path)!r} has kind={record.get('kind')!r}: {e}") from None
+    return kinds.load(kind, str(model_dir)), record
 
 
 __all__ = ["LossFn", "LossOutput", "RunResult", "load_run", "lr_factor", "predict", "train_supervised"]
