@@ -29,9 +29,27 @@ class RedSeer(Adapter):
         return [np.array([0.1, 0.9]) if has_red(im) else np.array([0.9, 0.1]) for im in images]
 
 
+class SlowSeer(Adapter):
+    """A stand-in recurrent net: sees red only with >= 2 iterations; with fewer it always answers 'no'."""
+
+    kind, auto_method, methods = "net", "supervised", ("supervised",)
+
+    def __init__(self):
+        super().__init__(None, name="stub:slow", fingerprint="s0")
+
+    def classify(self, images, queries, steps=None):
+        ok = steps is None or steps >= 2
+        return np.array([[0.0, 1.0] if (ok and has_red(im)) else [1.0, 0.0] for im in images])
+
+
 @pytest.fixture
 def red_seer():
     return RedSeer()
+
+
+@pytest.fixture
+def slow_seer():
+    return SlowSeer()
 
 
 @pytest.fixture

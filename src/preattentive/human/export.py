@@ -87,21 +87,21 @@ def build_manifest(plan: Plan, *, title: str = "") -> tuple[dict[str, Any], dict
         images.setdefault(image_id(png), png)
         return image_id(png)
 
-    design = plan.design
-    masks: dict[str, list[str]] = {}  # task (family + non-level parameters) -> mask image ids
-    for b in plan.blocks:
-        task = task_of(b.family, b.params_json)
-        masks.setdefault(task, [])
-    for task in masks:
-        blocks = [b for b in plan.blocks if task_of(b.family, b.params_json) == task]
-        sources = []
-        for b in blocks:  # every level of the task: the mask shares features with easy and hard trials alike
-            from preattentive import stimuli
+    from preattentive import stimuli
 
+    design = plan.design
+    by_task: dict[str, list] = {}  # task (family + non-level parameters) -> its blocks, every level
+    for b in plan.blocks:
+        by_task.setdefault(task_of(b.family, b.params_json), []).append(b)
+    masks: dict[str, list[str]] = {}  # task -> mask image ids
+    for task, blocks in by_task.items():
+        sources = []  # from every level: the mask shares features with easy and hard trials alike
+        for b in blocks:
             gen = stimuli.make(b.family, seed=b.seed + MASK_SEED_OFFSET, **b.params)
             sources += [gen.trial(i).image for i in range(MASK_SOURCES)]
         seed = int(hashlib.sha1(f"{task}|{blocks[0].seed}".encode()).hexdigest()[:8], 16)
         masks[task] = [add(m) for m in mask_pool(design.mask, sources, design.mask_pool, seed)]
+    gen_of = {id(b): b.generator() for b in plan.blocks}
 
     def spec(b, i: int) -> TrialSpec:
         t = gen_of[id(b)].trial(i)
@@ -112,7 +112,6 @@ def build_manifest(plan: Plan, *, title: str = "") -> tuple[dict[str, Any], dict
                          label=int(t.label), difficulty=json.dumps(t.difficulty, sort_keys=True, default=str),
                          image=add(t.image), mask=pool[int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) % len(pool)])
 
-    gen_of = {id(b): b.generator() for b in plan.blocks}
     trials = {s.key: s.to_dict() for b in plan.blocks for s in (spec(b, i) for i in range(b.n))}
     practice = [{**spec(b, i).to_dict(), "condition": c} for b, i, c in plan.practice]
     manifest: dict[str, Any] = {

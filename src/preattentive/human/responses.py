@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from preattentive.evaluation.harness import results_path
-from preattentive.evaluation.results import conform, read_results, write_results
+from preattentive.evaluation.results import conform, write_results
 from preattentive.evaluation.suites import Block
 
 # column -> kind; the page writes these (and more: onsets, screen, browser), `human simulate` too
@@ -335,11 +335,5 @@ def _atomic_parquet(df: pd.DataFrame, path: Path) -> None:
     _atomic_write(path, buf.getvalue())
 
 
-def human_rows(study: str | os.PathLike) -> pd.DataFrame:
-    """The human (and simulated) rows of a study, in the evaluation schema."""
-    df = read_results(Path(study) / "eval")
-    return df[df["model"].str.startswith("human:")].reset_index(drop=True)
-
-
-__all__ = ["FIELDS", "ResponseError", "human_rows", "import_responses", "pooled_name", "read_responses",
+__all__ = ["FIELDS", "ResponseError", "import_responses", "pooled_name", "read_responses",
            "to_results"]
