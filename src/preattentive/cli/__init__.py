@@ -42,6 +42,7 @@ from preattentive.cli import evaluate as _evaluate  # noqa: E402,F401
 from preattentive.cli import models as _models  # noqa: E402,F401
 from preattentive.cli import report as _report  # noqa: E402,F401
 from preattentive.cli import demo as _demo  # noqa: E402,F401
+from preattentive.cli import human as _human  # noqa: E402,F401
 
 
 def main() -> None:

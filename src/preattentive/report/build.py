@@ -178,6 +178,9 @@ def _eval_sections(study: Path, ev: pd.DataFrame, notes: dict[str, list[str]],
     ns = acc["n"]
     curves = acc[~acc["method"].str.contains("@t", regex=False)]  # time-step sweeps get their own figure
     curves = curves if len(curves) else acc
+    stepped = len(curves) < len(acc)
+    person = curves["model"].str.match(r"human:(?!pooled)")  # one line per participant would bury the models
+    curves = curves[~person] if curves["model"].str.startswith("human:pooled").any() else curves
     dropped = pd.DataFrame()
     if status is not None and len(status):  # curves that cannot move are not drawn as results
         bad = status[status["status"] != "informative"]
@@ -199,7 +202,9 @@ def _eval_sections(study: Path, ev: pd.DataFrame, notes: dict[str, list[str]],
         "psychometric", psychometric_figure(curves, fits),
         f"Accuracy against difficulty level per family; one line per model · method. Bands: Wilson 95 % CIs "
         f"(n = {int(ns.min()) if ns.min() == ns.max() else f'{int(ns.min())}–{int(ns.max())}'} trials per point). "
-        + ("Probes at several time steps are in 'Linear probes'. " if len(curves) < len(acc) else "") +
+        + ("Probes at several time steps are in 'Linear probes'. " if stepped else "")
+        + ("People: pooled over participants (human:pooled; simulated observers: human:pooled-synthetic); each "
+           "participant is in the tables. " if person.any() else "") +
         f"Dashed grey: chance. Dotted: logistic fit; "
         f"triangle: threshold (halfway between best accuracy and chance)."))
     ev_sec.tables.append(TableItem("results", results_matrix(acc, fits),
