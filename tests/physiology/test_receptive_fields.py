@@ -156,3 +156,99 @@ def test_clip_tower_gradient_support_at_its_own_size():
         outside[r0:r1, c0:c1] = False
         assert not outside.any()
         assert rf.mixed == (name != "embeddings") and (sup.mean() > 0.9) == rf.mixed
+
+
+# --------------------------------------------------------------------------------------------- HF backbones
+HF_BACKBONES = ["vit", "dinov2", "dinov2_with_registers", "convnext", "resnet", "swin"]
+
+
+@pytest.fixture(scope="module")
+def backbones(tmp_path_factory):
+    from preattentive.models.hf_vision import load_vision
+    from preattentive.models.tiny_hub import save_tiny
+
+    root = tmp_path_factory.mktemp("hf-backbones")
+    return {arch: load_vision(save_tiny(arch, root / arch)) for arch in HF_BACKBONES}
+
+
+@pytest.mark.parametrize("arch", HF_BACKBONES)
+def test_hf_backbone_rfs_contain_the_gradient_support(backbones, arch):
+    """On the model's own input (no resize): every sampled unit's input-gradient support lies in its box."""
+    vb = backbones[arch]
+    S = vb.geometry.input_size[0]
+    rfs = receptive_fields(vb, (S, S))
+    if arch in ("dinov2", "dinov2_with_registers"):  # resize-and-crop processors: compare on the model input
+        from preattentive.physiology.rf_rules import hf_vision
+
+        class _NoResize:  # the same backbone fed pixel_values directly
+            def __init__(self, inner):
+                self.model, self.config, self.layer_names = inner.model, inner.config, inner.layer_names
+                self.hierarchical = inner.hierarchical
+                self.image_processor = type("P", (), {"do_resize": False, "do_center_crop": False})()
+        rfs = hf_vision(_NoResize(vb), (S, S), None)
+    assert rfs.known
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, S, S, requires_grad=True)
+    out = vb.model(pixel_values=x, output_hidden_states=True)
+    states = list(getattr(out, "reshaped_hidden_states", None) or out.hidden_states)
+    rng = np.random.default_rng(0)
+    checked = 0
+    for name, h in zip(vb.layer_names, states):
+        if h.ndim == 3:
+            p = int(vb.config.patch_size)
+            g = S // p
+            h = h[:, h.shape[1] - g * g:].transpose(1, 2).reshape(h.shape[0], -1, g, g)
+        rf = rfs.get(name, 1, h.shape[-2:])
+        boxes = rf.boxes()
+        for i, j in _positions(*h.shape[-2:], rng):
+            sup = _support(h, x, int(rng.integers(0, h.shape[1])), i, j)
+            if not sup.any():
+                continue
+            r0, c0, r1, c1 = boxes[i, j]
+            outside = sup.copy()
+            outside[r0:r1, c0:c1] = False
+            assert not outside.any(), f"{arch} {name} ({i},{j}): gradient outside {boxes[i, j].tolist()}"
+            checked += 1
+    assert checked >= 6
+
+
+@pytest.mark.parametrize("arch", HF_BACKBONES)
+def test_hf_backbone_rfs_survive_the_processor(backbones, arch):
+    """Through the real processor (resize, crop) on 48 px stimuli: pixels outside an embedding unit's box change
+    nothing; the box centre's pixel changes it."""
+    from preattentive.physiology import record_vision
+
+    vb = backbones[arch]
+    rng = np.random.default_rng(2)
+    rfs = receptive_fields(vb, (48, 48))
+    base = rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)
+    g = vb.geometry.grids["embeddings"]
+    boxes = rfs.get("embeddings", 1, g).boxes()
+    for i, j in ((g[0] // 2, g[1] // 2), (1, g[1] - 2)):
+        r0, c0, r1, c1 = boxes[i, j]
+        other = rng.integers(0, 256, base.shape, dtype=np.uint8)
+        other[r0:r1, c0:c1] = base[r0:r1, c0:c1]
+        poke = base.copy()
+        poke[(r0 + r1) // 2, (c0 + c1) // 2] ^= 0x80
+        m = record_vision(vb, [base, other, poke], layers=["embeddings"])[("embeddings", 1)][:, :, i, j]
+        np.testing.assert_array_equal(m[0], m[1])
+        assert np.abs(m[0] - m[2]).max() > 0
+
+
+@pytest.mark.parametrize("arch", HF_BACKBONES)
+def test_hf_backbone_control_is_exactly_zero(backbones, arch):
+    from preattentive import stimuli
+    from preattentive.physiology import border_ownership, control_failures, figure_ground_modulation, record_vision
+
+    vb = backbones[arch]
+    bo_t = stimuli.make("border-ownership", size=64, seed=4, figure_px=30, window_px=12).generate(16).trials
+    fg_t = stimuli.make("figure-ground", size=64, seed=4, figure_px=38.0).generate(16).trials
+    bo = border_ownership(record_vision(vb, [t.image for t in bo_t], model=arch), trials=bo_t, n_permutations=20,
+                          min_pairs=2)
+    fg = figure_ground_modulation(record_vision(vb, [t.image for t in fg_t], model=arch), trials=fg_t,
+                                  n_permutations=20)
+    assert control_failures(bo.summary, fg).empty
+    c = bo.units[bo.units.control == "contained"]
+    f = fg[fg.n_contained > 0]
+    assert len(c) + len(f) > 0
+    assert (c.bo_index.abs() < 1e-6).all() and (f.modulation.abs() < 1e-6).all()

@@ -188,8 +188,7 @@ register_kind(ModelKind(
     "hf-vision", "vision backbones through AutoModel (ViT, DINOv2, ConvNeXt, ResNet, Swin, ...)",
     load="preattentive.models.hf_vision:load_vision", adapter=_A + "VisionAdapter", methods=("probe",),
     model_types="preattentive.models.hf_vision:served_model_types",
-    notes={"recorder": "features(images, layers) -> {layer: (B, C, h, w)} and .geometry are ready; the "
-                       "physiology room adds the recorder and its receptive-field rules"}))
+    recorder="preattentive.physiology:record_vision"))
 
 
 def _load_plugins() -> None:

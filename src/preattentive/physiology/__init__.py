@@ -15,16 +15,16 @@ from preattentive.physiology.border_ownership import (SUMMARY_COLUMNS, UNIT_COLU
 from preattentive.physiology.figure_ground import (FG_COLUMNS, figure_ground_modulation, masks_from_trials,
                                                    pairs_from_meta)
 from preattentive.physiology.recording import (Recording, as_map, record_clip, record_modules, record_net,
+                                              record_vision,
                                               tokens_to_map)
 from preattentive.physiology.receptive_fields import (RFMap, ReceptiveFields, contained, example_boxes,
                                                       receptive_fields)
 from preattentive.physiology.tables import read_example, read_tables, write_example, write_tables
 from preattentive.physiology.units import figure_ground_regions, in_window, rf_centres, rf_pixels, unit_labels
 
-__all__ = ["FG_COLUMNS", "SUMMARY_COLUMNS", "UNIT_COLUMNS", "BorderOwnershipTables", "RFMap", "ReceptiveFields",
-           "Recording", "as_map", "example_boxes", "read_example", "write_example", "border_ownership", "border_ownership_units", "contained", "control_failures",
-           "departure_step",
+__all__ = ["FG_COLUMNS", "SUMMARY_COLUMNS", "UNIT_COLUMNS", "as_map", "border_ownership", "border_ownership_units",
+           "BorderOwnershipTables", "contained", "control_failures", "departure_step", "example_boxes",
            "figure_ground_modulation", "figure_ground_regions", "in_window", "masks_from_trials", "pair_differences",
-           "pairs_from_meta", "pairs_from_trials", "read_tables", "receptive_fields", "record_clip",
-           "record_modules", "record_net", "rf_centres", "rf_pixels", "tokens_to_map", "unit_labels",
-           "write_tables"]
+           "pairs_from_meta", "pairs_from_trials", "read_example", "read_tables", "receptive_fields",
+           "ReceptiveFields", "record_clip", "record_modules", "record_net", "record_vision", "Recording",
+           "rf_centres", "rf_pixels", "RFMap", "tokens_to_map", "unit_labels", "write_example", "write_tables"]

@@ -255,3 +255,25 @@ def record_clip(clip: Any, images: Any, *, layers: Iterable[str] | None = None, 
             chunks.setdefault((name, 1), []).append(fmap.float().cpu().numpy())
     h, w = np.asarray(ims[0]).shape[:2]
     return Recording(_stack(chunks), (int(h), int(w)), model=model, rfs=receptive_fields(clip, (int(h), int(w))))
+
+
+def record_vision(backbone: Any, images: Any, *, layers: Iterable[str] | None = None, batch_size: int = 32,
+                  model: str = "") -> Recording:
+    """Record an ``hf-vision:`` backbone's maps per layer (one time step: a feedforward sweep), with the
+    receptive fields of its processor and architecture (``physiology.rf_rules.hf_vision``).
+
+    ``backbone`` is a :class:`preattentive.models.hf_vision.VisionBackbone` (ViT, DINOv2, ConvNeXt, ResNet, Swin).
+
+    Example
+    -------
+    >>> rec = record_vision(load_vision("facebook/dinov2-small"), trials.images)  # doctest: +SKIP
+    """
+    ims = list(images)
+    if not ims:
+        raise ValueError("record_vision needs at least one image")
+    chunks: dict[tuple[str, int], list[np.ndarray]] = {}
+    for s in range(0, len(ims), batch_size):
+        for name, fmap in backbone.features(ims[s:s + batch_size], layers=layers).items():
+            chunks.setdefault((name, 1), []).append(fmap.float().cpu().numpy())
+    h, w = np.asarray(ims[0]).shape[:2]
+    return Recording(_stack(chunks), (int(h), int(w)), model=model, rfs=receptive_fields(backbone, (int(h), int(w))))

@@ -167,28 +167,46 @@ def recall_ff(net: Any, image_size: tuple[int, int], steps: int | None) -> Recep
     return ReceptiveFields(maps, image_size)
 
 
-def processor_input(rf: RFMap, image_processor: Any, tower_size: int) -> RFMap:
-    """The pixels a CLIP-style processor hands the tower: resize (shortest edge) then centre crop, when the
-    stimulus is not already at the tower's size (then nothing happens: see ``vlm_common.fast_pixels``)."""
+def processor_input(rf: RFMap, image_processor: Any, tower_size: int | None = None) -> RFMap:
+    """The pixels an HF image processor hands the model, as RFs over the stimulus: its resize (``size``:
+    ``shortest_edge``, ConvNeXt's ``crop_pct`` rule, or ``height`` / ``width``; PIL filter supports) then its
+    centre crop. A CLIP-style processor given a stimulus already at ``tower_size`` is skipped, as the adapters'
+    fast path skips it (``vlm_common.fast_pixels``)."""
     h, w = rf.shape
-    if (h, w) == (tower_size, tower_size):
+    if tower_size is not None and (h, w) == (tower_size, tower_size):
         return rf
-    size = getattr(image_processor, "size", None) or {}
-    crop = getattr(image_processor, "crop_size", None) or {}
+    size = dict(getattr(image_processor, "size", None) or {}) if getattr(image_processor, "do_resize", True) else {}
+    crop = getattr(image_processor, "crop_size", None) if getattr(image_processor, "do_center_crop", True) else None
+    crop_pct = getattr(image_processor, "crop_pct", None)
     short = size.get("shortest_edge")
-    if short is not None:  # HF's get_resize_output_image_size for a shortest_edge request
+    if short is not None and crop_pct is not None:  # ConvNeXt: below 384 px resize to short / crop_pct, crop short
+        if short < 384:
+            target = int(short / crop_pct)
+            out = (target, int(target * w / h)) if h <= w else (int(target * h / w), target)
+            crop = {"height": short, "width": short}
+        else:
+            out, crop = (short, short), None
+    elif short is not None:  # HF's get_resize_output_image_size for a shortest_edge request
         out = (short, int(short * w / h)) if h <= w else (int(short * h / w), short)
+    elif "height" in size and "width" in size:
+        out = (int(size["height"]), int(size["width"]))
+    elif tower_size is not None:
+        out = (tower_size, tower_size)
     else:
-        out = (size.get("height", tower_size), size.get("width", tower_size))
-    resample = getattr(image_processor, "resample", 3)
-    code = int(getattr(resample, "value", resample))
-    if code not in PIL_SUPPORT:
-        raise ValueError(f"image processor resample={resample!r}: expected a PIL filter code 0-5")
-    rf = rf.resample(out, PIL_SUPPORT[code])
-    ch, cw = crop.get("height", tower_size), crop.get("width", tower_size)
-    if (ch, cw) != out:
-        r0, c0 = (out[0] - ch) // 2, (out[1] - cw) // 2  # HF's center_crop offsets
-        rf = RFMap(rf.rows.gather(np.arange(ch) + r0), rf.cols.gather(np.arange(cw) + c0), rf.mixed)
+        out = (h, w)
+    if out != (h, w):
+        resample = getattr(image_processor, "resample", 3)
+        code = int(getattr(resample, "value", resample))
+        if code not in PIL_SUPPORT:
+            raise ValueError(f"image processor resample={resample!r}: expected a PIL filter code 0-5")
+        rf = rf.resample(out, PIL_SUPPORT[code])
+    if crop:
+        ch, cw = int(crop.get("height", out[0])), int(crop.get("width", out[1]))
+        if (ch, cw) != out:
+            if ch > out[0] or cw > out[1]:
+                raise ValueError(f"centre crop {(ch, cw)} larger than the resized {out}: padding is not modelled")
+            r0, c0 = (out[0] - ch) // 2, (out[1] - cw) // 2  # HF's center_crop offsets
+            rf = RFMap(rf.rows.gather(np.arange(ch) + r0), rf.cols.gather(np.arange(cw) + c0), rf.mixed)
     return rf
 
 
@@ -203,3 +221,67 @@ def clip(model: Any, image_size: tuple[int, int], steps: int | None) -> Receptiv
     g = e.globalise()
     maps = {(name, 1): (e if name == "embeddings" else g) for name in names}
     return ReceptiveFields(maps, image_size, notes={n: ATTENTION for n in names if n != "embeddings"})
+
+
+# --------------------------------------------------------------------------------------------- HF backbones
+WINDOWED = "Swin's shifted-window attention mixes whole windows from the first stage on (treated as global)"
+CHANNEL_GLOBAL = "ConvNeXt-V2's global response normalisation pools every position (GRN)"
+
+
+@register_rule("VisionBackbone")
+def hf_vision(backbone: Any, image_size: tuple[int, int], steps: int | None) -> ReceptiveFields:
+    """``hf-vision:`` backbones (``models.hf_vision.VisionBackbone``): the processor's resize and crop, then
+    per architecture — ViT-style transformers (ViT, DeiT, DINOv2, ViT-MAE, BEiT ...): the patch for
+    ``embeddings``, the whole image from ``layers.0`` on; ConvNeXt: the 4 x 4 patchify stem, then per stage the
+    2 x 2 downsampling conv and each block's depthwise conv; ResNet: the stem conv and max pool, then every
+    residual layer's convs with its shortcut; Swin: the patch for ``embeddings``, global afterwards. Other
+    architectures get no rule: every unit counts as seeing the whole image."""
+    model = backbone.model
+    mt = str(backbone.config.model_type)
+    x = processor_input(RFMap.image(*image_size), backbone.image_processor)
+    names = backbone.layer_names
+    if not backbone.hierarchical and hasattr(getattr(model, "embeddings", None), "patch_embeddings"):
+        e = conv(x, model.embeddings.patch_embeddings.projection)
+        g = e.globalise()
+        return ReceptiveFields({(n, 1): e if n == "embeddings" else g for n in names}, image_size,
+                               notes={n: ATTENTION for n in names if n != "embeddings"})
+    if mt == "swin":  # patch merging halves the grid stage by stage: global maps on the measured grids
+        e = conv(x, model.embeddings.patch_embeddings.projection)
+        grids = backbone.geometry.grids
+        return ReceptiveFields({(n, 1): e if n == "embeddings" else RFMap.whole(grids[n], image_size)
+                                for n in names}, image_size, notes={n: WINDOWED for n in names if n != "embeddings"})
+    maps: dict[tuple[str, int], RFMap] = {}
+    notes: dict[str, str] = {}
+    if mt in ("convnext", "convnextv2"):
+        h = conv(x, model.embeddings.patch_embeddings)
+        maps[("embeddings", 1)] = h
+        for k, stage in enumerate(model.encoder.stages):
+            for m in stage.downsampling_layer.modules() if isinstance(stage.downsampling_layer, nn.Module) else ():
+                if isinstance(m, nn.Conv2d):
+                    h = conv(h, m)
+            for layer in stage.layers:
+                h = conv(h, layer.dwconv).union(h)
+                if hasattr(layer, "grn"):
+                    h = h.globalise()
+                    notes[f"stages.{k}"] = CHANNEL_GLOBAL
+            maps[(f"stages.{k}", 1)] = h
+        return ReceptiveFields(maps, image_size, notes=notes)
+    if mt == "resnet":
+        stem = model.embedder
+        h = conv(x, stem.embedder.convolution)
+        pool = stem.pooler
+        h = h.pool(pool.kernel_size, pool.stride, pool.padding, ceil_mode=bool(pool.ceil_mode))
+        maps[("embeddings", 1)] = h
+        for k, stage in enumerate(model.encoder.stages):
+            for layer in stage.layers:
+                main = h
+                for m in layer.layer.modules():
+                    if isinstance(m, nn.Conv2d):
+                        main = conv(main, m)
+                short = layer.shortcut
+                h = main.union(conv(h, short.convolution) if hasattr(short, "convolution") else h)
+            maps[(f"stages.{k}", 1)] = h
+        return ReceptiveFields(maps, image_size)
+    return ReceptiveFields({}, image_size, known=False,
+                           notes={"*": f"no receptive-field rule for {mt!r} backbones: every unit is treated as "
+                                       "seeing the whole image"})
