@@ -196,9 +196,7 @@ def _eval_sections(study: Path, ev: pd.DataFrame, notes: dict[str, list[str]],
     if curves.empty:
         ev_sec.notes.append("No curve is informative: every one is at chance or at ceiling at every rung, or not "
                             "applicable.")
-        out.append(ev_sec)
-        return out
-    ev_sec.figures.append(FigureItem(
+    ev_sec.figures += [] if curves.empty else [FigureItem(
         "psychometric", psychometric_figure(curves, fits),
         f"Accuracy against difficulty level per family; one line per model · method. Bands: Wilson 95 % CIs "
         f"(n = {int(ns.min()) if ns.min() == ns.max() else f'{int(ns.min())}–{int(ns.max())}'} trials per point). "
@@ -206,7 +204,7 @@ def _eval_sections(study: Path, ev: pd.DataFrame, notes: dict[str, list[str]],
         + ("People: pooled over participants (human:pooled; simulated observers: human:pooled-synthetic); each "
            "participant is in the tables. " if person.any() else "") +
         f"Dashed grey: chance. Dotted: logistic fit; "
-        f"triangle: threshold (halfway between best accuracy and chance)."))
+        f"triangle: threshold (halfway between best accuracy and chance).")]
     ev_sec.tables.append(TableItem("results", results_matrix(acc, fits),
                                    "Accuracy per difficulty level [Wilson 95 % CI]; threshold = level at which the "
                                    "logistic fit is halfway between its best accuracy and chance ('–': no fit inside "
