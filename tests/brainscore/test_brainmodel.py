@@ -1,5 +1,7 @@
 """PreattentiveBrainModel against the real brainscore_vision package (skipped where it is not installed: it pins
-numpy < 2, so it lives in its own virtualenv; see tests/brainscore/README.md for the command)."""
+numpy < 2, so it lives in its own virtualenv: `pip install torch==2.13.0 "preattentive[brainscore,dev]"`,
+`pip uninstall torchvision` (PyPI's torchvision is built for CUDA torch and fails to import on the CPU build;
+nothing used here needs it), then `python -m pytest tests/brainscore` there)."""
 
 import numpy as np
 import pandas as pd
