@@ -105,3 +105,21 @@ def test_clip_records_its_tower_and_labels_by_zero_shot(tmp_path):
     expected = [("red square", "blue square")[int(np.argmax(p))] for p in subject.adapter.zero_shot(images,
                                                                                                  [prompts] * 2)]
     assert labels == expected
+
+
+def test_llava_labels_by_generation_and_has_no_recordable_layers(tmp_path):
+    from preattentive.models.clip import build_clip
+    from preattentive.models.llava import build_llava
+
+    texts = ["what is shown in the image ?", "red blue square"]
+    build_llava("llava-micro", vision=build_clip("clip-micro", texts=texts, seed=0), texts=texts, seed=0).save(tmp_path)
+    subject = Subject(f"hf-llava:{tmp_path}")
+    images = [np.full((64, 64, 3), c, np.uint8) for c in ((200, 30, 30), (30, 30, 200))]
+    labels, raw = subject.labels(images, ["red", "blue"])
+    assert len(labels) == 2 and set(labels) <= {"red", "blue", ""}  # "" = an answer no parser rule maps
+    from preattentive.evaluation import parse_answer
+
+    assert labels == [(["red", "blue"][k] if k >= 0 else "") for k in (parse_answer(r, ["red", "blue"]).index
+                                                                        for r in raw)]
+    with pytest.raises(ValueError, match="no recordable layers; expected a vision net"):
+        subject.responses(images, "V1", [(70, 170)])
