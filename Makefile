@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 TORCH  ?= torch==2.13.0
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test bench venv clean install-check
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -21,6 +21,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# Build a wheel, install it into a fresh venv (CPU torch first) and run `preattentive demo --quick` outside the
+# checkout (~3 min; a slow test, so `make test` skips it).
+install-check: $(STAMP)
+	TORCH=$(TORCH) $(PY) -m pytest -q -m slow tests/test_packaging.py
 
 # CPU benchmarks; benchmarks/nets_gpu_check.py is meant for a CUDA machine and is run by hand there.
 BENCHES := benchmarks/stimuli.py benchmarks/training.py benchmarks/nets.py benchmarks/evaluation.py \

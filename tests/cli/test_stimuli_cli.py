@@ -17,7 +17,7 @@ def test_generate_and_preview(tmp_path, toy_family):
                             "--param", "n_dots=4", "--chunk-size", "5", "--workers", "2"])
     assert r.exit_code == 0, r.output
     assert "label counts 0: 6, 1: 6" in r.output
-    assert sorted(p.name for p in out.iterdir()) == ["config.json", "data-00000-of-00003.parquet",
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "data-00000-of-00003.parquet",
                                                      "data-00001-of-00003.parquet", "data-00002-of-00003.parquet",
                                                      "preview.png"]
     r = runner.invoke(app, ["stimuli", "preview", toy_family, "--out", str(tmp_path / "p.png"), "--cols", "3"])

@@ -54,9 +54,9 @@ def test_bad_budget_is_a_one_line_error_and_save_load_round_trips(tmp_path):
 
 
 def test_config_yaml_mirrors_the_defaults_and_rejects_unknown_keys(tmp_path):
-    from pathlib import Path
+    from preattentive.configs import resolve_config
 
-    yaml_path = Path(__file__).resolve().parents[2] / "configs" / "bottleneck.yaml"
+    yaml_path = resolve_config("bottleneck")  # the packaged copy
     assert BottleneckConfig.load(yaml_path) == BottleneckConfig()
     with pytest.raises(ParamError, match="budget"):
         BottleneckConfig.load(None, budget=[4])

@@ -43,6 +43,8 @@ from preattentive.cli import models as _models  # noqa: E402,F401
 from preattentive.cli import report as _report  # noqa: E402,F401
 from preattentive.cli import demo as _demo  # noqa: E402,F401
 from preattentive.cli import human as _human  # noqa: E402,F401
+from preattentive.cli import export as _export  # noqa: E402,F401
+from preattentive.cli import listing as _listing  # noqa: E402,F401
 
 
 def main() -> None:

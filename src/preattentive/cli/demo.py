@@ -14,13 +14,15 @@ from preattentive.cli import app, fail
 def demo(
     quick: bool = typer.Option(False, "--quick", help="Scaled-down run (about a minute) — what the tests run."),
     out: Path = typer.Option(Path("runs/demo"), "--out", help="Output folder (created)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="YAML overriding configs/demo.yaml."),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML file or packaged config name overriding the "
+                                                                 "packaged demo config (see `preattentive configs`)."),
 ) -> None:
     """Run the demo study: suite, training, evaluation, physiology, report; print the report's path."""
+    from preattentive.configs import resolve_config
     from preattentive.studies.demo import DemoConfig, format_summary, run_demo
 
     try:
-        cfg = DemoConfig.preset(quick=quick, path=config)
+        cfg = DemoConfig.preset(quick=quick, path=resolve_config(config) if config is not None else None)
     except ValueError as e:
         raise fail(str(e))
     command = "preattentive demo" + (" --quick" if quick else "") + (f" --config {config}" if config else "")
@@ -39,18 +41,20 @@ def demo(
 
 @app.command("bottleneck")
 def bottleneck(
-    config: Optional[Path] = typer.Option(None, "--config", help="YAML study config (default: the built-in "
-                                                                 "settings, mirrored in configs/bottleneck.yaml)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML file or packaged config name, e.g. "
+                                                                 "bottleneck (default: the built-in settings, "
+                                                                 "mirrored in the packaged bottleneck.yaml)."),
     out: Path = typer.Option(Path("runs/bottleneck"), "--out", help="Output folder (created; finished runs reused)."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Override: optimiser steps per model."),
     minutes: Optional[float] = typer.Option(None, "--minutes", help="Override: wall-clock minutes per model."),
 ) -> None:
     """Bottleneck study (S7): accuracy vs image-token budget, question-independent vs question-conditioned."""
+    from preattentive.configs import resolve_config
     from preattentive.studies.bottleneck import BottleneckConfig, run_bottleneck
 
     overrides = {k: v for k, v in (("steps", steps), ("minutes", minutes)) if v is not None}
     try:
-        cfg = BottleneckConfig.load(config, **overrides)
+        cfg = BottleneckConfig.load(resolve_config(config) if config is not None else None, **overrides)
     except ValueError as e:
         raise fail(str(e))
     result = run_bottleneck(cfg, out, log=typer.echo)

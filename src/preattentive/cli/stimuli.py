@@ -27,19 +27,25 @@ def parse_params(items: Optional[List[str]]) -> dict[str, str]:
 
 
 @stimuli_app.command("list")
-def list_families() -> None:
+def list_families(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
     """List the registered stimulus families: id, classes, difficulty rungs and source."""
-    from rich.console import Console
     from rich.table import Table
 
     from preattentive import stimuli
+    from preattentive.cli.listing import emit
 
-    table = Table("id", "classes", "rungs", "difficulty", "source", title="preattentive stimulus families")
-    for fid in stimuli.list():
-        cls = stimuli.get(fid)
-        table.add_row(fid, str(stimuli.make(fid).n_classes), str(len(cls.ladder)), ", ".join(cls.difficulty_keys),
-                      cls.citation.split(";")[0])
-    Console(width=160).print(table)
+    rows = [{"id": fid, "n_classes": stimuli.make(fid).n_classes, "ladder": list(stimuli.get(fid).ladder),
+             "difficulty_keys": list(stimuli.get(fid).difficulty_keys), "citation": stimuli.get(fid).citation}
+            for fid in stimuli.list()]
+
+    def table(rows):
+        t = Table("id", "classes", "rungs", "difficulty", "source", title="preattentive stimulus families")
+        for r in rows:
+            t.add_row(r["id"], str(r["n_classes"]), str(len(r["ladder"])), ", ".join(r["difficulty_keys"]),
+                      r["citation"].split(";")[0])
+        return t
+
+    emit(rows, as_json, table)
 
 
 @stimuli_app.command("preview")

@@ -119,7 +119,8 @@ def compare_cmd(
     data: Optional[Path] = typer.Option(None, help="A Parquet training set shared by every model."),
     workers: Optional[int] = typer.Option(None, help="DataLoader worker processes (default 0)."),
     target: Optional[str] = typer.Option(None, "--target", help="label (default) or mask (per-pixel, e.g. maze-path)."),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Study YAML (flags override its fields)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Study YAML file or packaged config name, "
+                                          "e.g. s1_curve_tracing (flags override its fields)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory (runs, results.parquet, results.md)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
@@ -135,11 +136,9 @@ def compare_cmd(
     try:
         base = {}
         if config is not None:
-            import yaml
+            from preattentive.configs import read_config
 
-            if not config.is_file():
-                raise ValueError(f"--config {str(config)!r} does not exist")
-            base = yaml.safe_load(config.read_text()) or {}
+            base = read_config(config)  # a YAML path or a packaged name, e.g. s1_curve_tracing
         merged = {**base, **given}
         for need in ("models", "task"):
             if not merged.get(need):

@@ -162,7 +162,8 @@ def _check_out_dir(out: Path, spec: SetSpec, overwrite: bool, sharded: bool) -> 
         return
     if overwrite:
         for p in existing:
-            if p.name.startswith("data-") and p.suffix == ".parquet" or p.name in ("config.json", "preview.png"):
+            if p.name.startswith("data-") and p.suffix == ".parquet" or p.name in ("config.json", "preview.png",
+                                                                                  "README.md"):
                 p.unlink()
             elif p.name.startswith(".") and p.name.endswith(".tmp"):
                 p.unlink()
@@ -258,6 +259,9 @@ def generate_set(family: str, n: int, out: str | os.PathLike, *, seed: int = 0, 
                 if progress:
                     progress(done)
     cfg = write_config(out, spec)
+    from preattentive.datasets.card import write_card
+
+    write_card(out, cfg)  # README.md: the Hub dataset card, so that datasets.load_dataset(out) reads the set
     if preview:
         from preattentive.datasets.preview import preview_grid, save_png
 

@@ -30,11 +30,13 @@ from preattentive.models.vlm_common import as_image_list, fast_pixels, locate, r
 from preattentive.registry import Registry
 
 # llava-1.5's conversation format ("USER: <image>\n... ASSISTANT:"), as a Jinja chat template so that
-# `processor.apply_chat_template` gives the same prompt string as `Llava.prompt`.
+# `processor.apply_chat_template` gives the same prompt string as `Llava.prompt`. Content may also be a plain
+# string ("<image>\nquestion", as lmms-eval's llava_hf passes it to the tokenizer): the same prompt results.
 CHAT_TEMPLATE = (
     "{% for message in messages %}{% if message['role'] == 'user' %}USER: {% else %}ASSISTANT: {% endif %}"
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
     "{% for item in message['content'] %}{% if item['type'] == 'image' %}<image>\n"
-    "{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %}"
+    "{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %}{% endif %}"
     "{% if message['role'] == 'user' %} {% else %}{{ eos_token }}{% endif %}{% endfor %}"
     "{% if add_generation_prompt %}ASSISTANT:{% endif %}")
 PROJECTORS = ("linear", "mlp2x_gelu")

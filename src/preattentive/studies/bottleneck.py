@@ -9,8 +9,9 @@ Wilson 95 % CIs per task x tokens x conditioning), ``figures/accuracy_vs_tokens.
 
 Example
 -------
+>>> from preattentive.configs import resolve_config
 >>> from preattentive.studies.bottleneck import BottleneckConfig, run_bottleneck
->>> result = run_bottleneck(BottleneckConfig.load("configs/bottleneck.yaml"), "runs/bottleneck")  # doctest: +SKIP
+>>> result = run_bottleneck(BottleneckConfig.load(resolve_config("bottleneck")), "runs/bottleneck")  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def _default_tasks() -> dict[str, dict[str, Any]]:
 
 @dataclass(frozen=True)
 class BottleneckConfig:
-    """Settings of the bottleneck study (mirrored, with comments, in ``configs/bottleneck.yaml``)."""
+    """Settings of the bottleneck study (mirrored, with comments, in the packaged ``configs/bottleneck.yaml``)."""
 
     seed: int = 0  # training streams and initialisation; held-out trials use seed + 2000003
     size: int = 64  # px, stimulus side

@@ -25,9 +25,10 @@ from typing import Any, Callable
 
 import yaml
 
+from preattentive.configs import packaged_config
 from preattentive.stimuli.base import ParamError
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[3] / "configs" / "demo.yaml"
+DEFAULT_CONFIG = packaged_config("demo")  # preattentive/configs/demo.yaml, read with importlib.resources
 
 
 @dataclass(frozen=True)
@@ -94,19 +95,18 @@ class DemoConfig:
 
     @classmethod
     def preset(cls, *, quick: bool = False, path: str | os.PathLike | None = None) -> "DemoConfig":
-        """Load ``path`` (default ``configs/demo.yaml`` when present, else the dataclass defaults).
+        """Load ``path`` (default: the packaged ``configs/demo.yaml``; a missing one is an error, never a silent
+        fall-back to the dataclass defaults).
 
         The YAML's top-level keys override the defaults; with ``quick=True``, :data:`QUICK` and then the YAML's
         ``quick:`` section are applied on top. Unknown keys are an error naming the allowed ones.
         """
-        data: dict[str, Any] = {}
         p = Path(path) if path is not None else DEFAULT_CONFIG
-        if path is not None or p.exists():
-            if not p.is_file():
-                raise ParamError(f"config {str(p)!r} does not exist: expected a YAML file")
-            data = yaml.safe_load(p.read_text()) or {}
-            if not isinstance(data, dict):
-                raise ParamError(f"config {str(p)!r}: expected a mapping of demo settings")
+        if not p.is_file():
+            raise ParamError(f"config {str(p)!r} does not exist: expected a YAML file")
+        data = yaml.safe_load(p.read_text()) or {}
+        if not isinstance(data, dict):
+            raise ParamError(f"config {str(p)!r}: expected a mapping of demo settings")
         quick_data = data.pop("quick", {}) or {}
         cfg = cls().with_overrides(data)
         return cfg.with_overrides({**QUICK, **quick_data}) if quick else cfg
