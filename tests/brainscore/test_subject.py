@@ -121,5 +121,5 @@ def test_llava_labels_by_generation_and_has_no_recordable_layers(tmp_path):
 
     assert labels == [(["red", "blue"][k] if k >= 0 else "") for k in (parse_answer(r, ["red", "blue"]).index
                                                                         for r in raw)]
-    with pytest.raises(ValueError, match="no recordable layers; expected a vision net"):
+    with pytest.raises(ValueError, match="no recordable layers; expected a kind with a recorder"):
         subject.responses(images, "V1", [(70, 170)])

@@ -149,16 +149,17 @@ class Subject:
     def record(self, images: Sequence[np.ndarray]):
         """Every recordable layer at every time step (a :class:`preattentive.physiology.Recording`)."""
         from preattentive import physiology
+        from preattentive.models.kinds import kind_for_scheme, resolve
 
         kind = self.adapter.kind
-        if kind == "net":
+        if kind == "net":  # the harness's steps setting travels with the adapter
             return physiology.record_net(self.adapter.model, np.stack(images), steps=getattr(self.adapter, "steps",
                                          None), batch_size=self.batch_size, model=self.identifier)
-        if kind == "clip":
-            return physiology.record_clip(self.adapter.model, list(images), batch_size=self.batch_size,
-                                          model=self.identifier)
-        raise ValueError(f"model {self.identifier!r} ({kind}): no recordable layers; expected a vision net (run:DIR) "
-                         "or a CLIP (hf-clip:DIR)")
+        recorder = kind_for_scheme(kind).recorder  # the model-kind registry names each kind's recorder
+        if not recorder:
+            raise ValueError(f"model {self.identifier!r} ({kind}): no recordable layers; expected a kind with a "
+                             "recorder (preattentive models list)")
+        return resolve(recorder)(self.adapter.model, list(images), batch_size=self.batch_size, model=self.identifier)
 
     def responses(self, images: Sequence[np.ndarray], region: str, time_bins: Sequence[Sequence[float]]
                   ) -> tuple[np.ndarray, dict[str, np.ndarray], str]:
