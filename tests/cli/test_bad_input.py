@@ -254,7 +254,9 @@ def test_unreachable_hub_id_is_one_line_and_writes_nothing(ws, tmp_path, args, w
     argv = [a.replace("{W}", str(ws)).replace("{O}", str(tmp_path / "out")) for a in args]
     p = subprocess.run([sys.executable, "-m", "preattentive", *argv], capture_output=True, text=True, env=env,
                        timeout=300)
-    lines = [ln for ln in p.stderr.splitlines() if ln.strip() and "%|" not in ln]
+    # huggingface_hub logs its retries ("Retrying in 4s [Retry 3/5]") while it waits; the error is one line, last
+    errors = [ln for ln in p.stderr.splitlines() if ln.startswith("error: ")]
     assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr[-800:]
-    assert len(lines) == 1 and all(w in lines[0] for w in words), lines
+    assert len(errors) == 1 and p.stderr.strip().splitlines()[-1] == errors[0], p.stderr[-800:]
+    assert all(w in errors[0] for w in words), errors
     assert not (tmp_path / "out").exists()

@@ -183,6 +183,8 @@ class SuiteFile:
         check_types(self)
         if not self.families:
             raise SuiteError("families=[]: expected a non-empty list of families")
+        if self.n < 1:
+            raise SuiteError(f"n={self.n}: expected trials per (family, level) >= 1")
 
 
 def suite_from_dict(d: Any, *, default_name: str = "suite", source: Any = None) -> Suite:
