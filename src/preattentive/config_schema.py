@@ -145,14 +145,14 @@ def _adapter(hint: Any) -> TypeAdapter:
         return TypeAdapter(hint)
 
 
-def _allows_bool(hint: Any) -> bool:
-    if hint is bool or hint is Any:
+def _accepts(hint: Any, kind: type) -> bool:
+    """Whether a value of ``kind`` (bool, str) is a valid choice of ``hint`` itself (through unions, Annotated)."""
+    if hint is kind or (kind is bool and hint is Any):
         return True
-    if typing.get_origin(hint) is Annotated:
-        return _allows_bool(typing.get_args(hint)[0])
-    args = typing.get_args(hint)
-    return typing.get_origin(hint) in (typing.Union, types.UnionType) and any(
-        _allows_bool(a) for a in args)
+    origin = typing.get_origin(hint)
+    if origin is Annotated:
+        return _accepts(typing.get_args(hint)[0], kind)
+    return origin in (typing.Union, types.UnionType) and any(_accepts(a, kind) for a in typing.get_args(hint))
 
 
 @functools.cache
@@ -162,7 +162,7 @@ def _field_checks(cls: type) -> tuple[tuple[str, TypeAdapter, str | None, bool],
     out = []
     for f in dataclasses.fields(cls):
         hint = hints[f.name]
-        out.append((f.name, _adapter(hint), None if _allows_bool(hint) else _kind_words(hint), _wants_str(hint)))
+        out.append((f.name, _adapter(hint), None if _accepts(hint, bool) else _kind_words(hint), _accepts(hint, str)))
     return tuple(out)
 
 
@@ -171,15 +171,6 @@ def _kind_words(hint: Any) -> str:
     text = str(hint)
     return ("an integer" if "int" in text and "float" not in text else "a number" if "float" in text or "int" in text
             else "a string" if "str" in text else "a value")
-
-
-def _wants_str(hint: Any) -> bool:
-    if hint is str:
-        return True
-    if typing.get_origin(hint) is Annotated:
-        return _wants_str(typing.get_args(hint)[0])
-    return any(_wants_str(a) for a in typing.get_args(hint)) if typing.get_origin(hint) in (
-        typing.Union, types.UnionType) else False
 
 
 def check_types(obj: Any) -> None:
@@ -221,7 +212,7 @@ def check_value(hint: Any, value: Any, name: str) -> Any:
     >>> check_value(Seed, 7, "seed")
     7
     """
-    if isinstance(value, bool) and not _allows_bool(hint):
+    if isinstance(value, bool) and not _accepts(hint, bool):
         raise ConfigError(f"{name}={value!r}: expected {_kind_words(hint)}, not true/false", key=name)
     try:
         return _adapter(hint).validate_python(value)
