@@ -6,7 +6,9 @@ commands; this file assembles them. Bad input becomes a one-line error and exit 
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from typing import Iterator
 
 import typer
 
@@ -34,6 +36,40 @@ def fail(message: str) -> "typer.Exit":
     return typer.Exit(code=2)
 
 
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """What bad input raises: our ValueErrors (ParamError, ConfigError, ...), unknown ids (KeyError), file and hub
+    errors (OSError: missing, unreadable, no network), damaged weights (SafetensorError)."""
+    errors: tuple[type[BaseException], ...] = (ValueError, KeyError, OSError)
+    try:
+        from safetensors import SafetensorError
+
+        errors += (SafetensorError,)
+    except ImportError:  # pragma: no cover - safetensors is a dependency
+        pass
+    return errors
+
+
+def one_line(e: BaseException) -> str:
+    """The first line of an error's message (its type's name when it has none)."""
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+@contextlib.contextmanager
+def user_errors(prefix: str = "") -> Iterator[None]:
+    """Turn bad input raised inside the block into ``error: <one line>`` and exit code 2 (never a traceback).
+
+    Example
+    -------
+    >>> with user_errors():  # doctest: +SKIP
+    ...     train_supervised(cfg, out)
+    """
+    try:
+        yield
+    except _user_errors() as e:
+        raise fail(prefix + one_line(e)) from None
+
+
 # Sub-apps and commands register themselves on `app` when imported.
 from preattentive.cli import stimuli as _stimuli  # noqa: E402,F401
 from preattentive.cli import train as _train  # noqa: E402,F401
@@ -51,6 +87,6 @@ def main() -> None:
     """Entry point: run the app, turning any stray ValueError into a one-line error with exit code 2."""
     try:
         app()
-    except (ValueError, FileExistsError, FileNotFoundError) as e:  # defensive: commands should call fail()
-        typer.echo(f"error: {e}", err=True)
+    except _user_errors() as e:  # defensive: commands use user_errors() / fail() themselves
+        typer.echo(f"error: {one_line(e)}", err=True)
         sys.exit(2)

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from preattentive.cli import app, fail
+from preattentive.cli import app, user_errors
 
 
 @app.command("demo")
@@ -21,12 +21,11 @@ def demo(
     from preattentive.configs import resolve_config
     from preattentive.studies.demo import DemoConfig, format_summary, run_demo
 
-    try:
+    with user_errors():
         cfg = DemoConfig.preset(quick=quick, path=resolve_config(config) if config is not None else None)
-    except ValueError as e:
-        raise fail(str(e))
     command = "preattentive demo" + (" --quick" if quick else "") + (f" --config {config}" if config else "")
-    result = run_demo(cfg, out, log=typer.echo, command=command)
+    with user_errors():
+        result = run_demo(cfg, out, log=typer.echo, command=command)
     for line in format_summary(result.summary):
         typer.echo(f"result: {line}")
     for line in result.findings:
@@ -53,11 +52,9 @@ def bottleneck(
     from preattentive.studies.bottleneck import BottleneckConfig, run_bottleneck
 
     overrides = {k: v for k, v in (("steps", steps), ("minutes", minutes)) if v is not None}
-    try:
+    with user_errors():
         cfg = BottleneckConfig.load(resolve_config(config) if config is not None else None, **overrides)
-    except ValueError as e:
-        raise fail(str(e))
-    result = run_bottleneck(cfg, out, log=typer.echo)
+        result = run_bottleneck(cfg, out, log=typer.echo)
     typer.echo(f"table: {result.out / 'bottleneck.csv'}")
     typer.echo(f"figure: {result.figure}")
     if result.report is not None:

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from preattentive.cli import app, fail
+from preattentive.cli import app, fail, user_errors
 
 
 @app.command("eval")
@@ -55,16 +55,20 @@ def eval_command(
 
         hf_logging.disable_progress_bar()
         hf_logging.set_verbosity_error()
-    try:  # up front: a bad device or dtype is one line before any model loads
-        resolve_dtype(dtype, resolve_device(device))
-    except ValueError as e:
-        raise fail(str(e)) from None
+    with user_errors():  # preflight of every model and the suite before the first trial is evaluated
+        from preattentive.evaluation.suites import load_suite
+        from preattentive.preflight import check_device
+
+        check_device(device, option="--device")
+        resolve_dtype(dtype, resolve_device(device))  # a bad dtype is one line before any model loads
+        if isinstance(suite, str):
+            load_suite(suite)
+        for spec in model:
+            check_spec_weights(spec)
     for spec in model:
-        try:
+        with user_errors(f"{spec}: " if len(model) > 1 else ""):
             df = evaluate(spec, suite, method=method, n=n, out=out, families=family or None, batch_size=batch_size,
                           progress=not quiet, device=device, dtype=dtype, **opts)
-        except (ValueError, FileNotFoundError, OSError) as e:
-            raise fail(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
         if df.empty:  # every block skipped (e.g. a probe with too few trials per label): say why, on one line
             why = df.attrs.get("skipped") or ["no trials"]
             raise fail(f"{spec}: nothing evaluated, all {len(why)} blocks skipped ({why[0]}); use more trials (--n)")
@@ -78,3 +82,22 @@ def eval_command(
         for s in df.attrs.get("skipped", [])[:5]:
             typer.echo(f"skipped: {s}")
         typer.echo(f"rows: {df.attrs['path']}")
+
+
+def check_spec_weights(spec: str) -> None:
+    """A model spec's weights on disk, checked before loading: its run record and every safetensors file whole.
+
+    Hub ids not on disk are left to the loader (which reports them on one line).
+    """
+    from pathlib import Path
+
+    from preattentive.evaluation.specs import parse_spec
+    from preattentive.models.vlm_common import model_dir_of
+    from preattentive.preflight import check_weights
+
+    s = parse_spec(spec)
+    target = Path(s.target).expanduser()
+    if target.is_dir():
+        local = model_dir_of(target)  # reads (and checks) run.json when it is a run folder
+        if local is not None:
+            check_weights(local)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from preattentive.cli import app, fail
+from preattentive.cli import app, fail, user_errors
 
 
 @app.command("report")
@@ -22,8 +22,6 @@ def report_command(
 
     if not study.is_dir():
         raise fail(f"study directory {str(study)!r} does not exist")
-    try:
+    with user_errors():
         path = write_report(study, svg=svg)
-    except (ValueError, FileNotFoundError) as e:
-        raise fail(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
     typer.echo(str(path))

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from preattentive.cli import app, fail
+from preattentive.cli import app, fail, user_errors
 from preattentive.cli.stimuli import PARAM_HELP, parse_params
 
 train_app = typer.Typer(help="Train models (supervised nets, CLIP, LLaVA).", no_args_is_help=True)
@@ -15,17 +15,35 @@ app.add_typer(train_app, name="train")
 
 
 # --------------------------------------------------------------------------------------------- supervised nets
-_NET_PARAM_HELP = "Net config override as key=value (repeatable), e.g. --net-param steps=12."
+_NET_PARAM_HELP = ("Net config override as key=value (repeatable), e.g. --net-param steps=12 or "
+                   "--net-param widths=16,32.")
 
 
 def _coerce_scalar(text: str):
-    """``"12"`` → 12, ``"0.5"`` → 0.5, ``"true"`` → True, otherwise the string (for --net-param values)."""
+    """``"12"`` → 12, ``"0.5"`` → 0.5, ``"true"`` → True, ``"16,32"`` → [16, 32], otherwise the string (for
+    --net-param values; the net's config then checks each against its field's type)."""
     import json
 
     try:
         return json.loads(text)
     except ValueError:
+        if "," in text:
+            return [_coerce_scalar(x.strip()) for x in text.split(",") if x.strip()]
         return text
+
+
+def size_from_params(params: dict[str, str], size: Optional[int]) -> Optional[int]:
+    """Take ``--param size=N`` out of ``params`` as the image side; disagreeing with ``--size`` is an error."""
+    if "size" not in params:
+        return size
+    text = params.pop("size")
+    try:
+        value = int(text)
+    except ValueError:
+        raise fail(f"--param size={text!r}: expected an integer image side in px") from None
+    if size is not None and size != value:
+        raise fail(f"--param size={text} conflicts with --size {size}: give the image side once")
+    return value
 
 
 @train_app.command("supervised")
@@ -70,6 +88,8 @@ def supervised(
     from preattentive.training.config import TrainConfig
     from preattentive.training.runs import read_run
 
+    params = parse_params(param)
+    size = size_from_params(params, size)
     given = {"model": model, "task": task, "size": size, "steps": steps, "minutes": minutes, "clock": clock,
              "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "warmup": warmup, "seed": seed,
              "val_n": val_n, "val_every": val_every, "ckpt_every": ckpt_every, "step_loss": step_loss,
@@ -77,11 +97,11 @@ def supervised(
              "init_from": str(init_from) if init_from else None, "target": target,
              "progressive_alpha": progressive_alpha}
     given = {k: v for k, v in given.items() if v is not None}
-    if param:
-        given["params"] = parse_params(param)
+    if params:
+        given["params"] = params
     if net_param:
         given["model_overrides"] = {k: _coerce_scalar(v) for k, v in parse_params(net_param).items()}
-    try:
+    with user_errors():
         base = {}
         if resume:
             saved = read_run(out).get("config", {})
@@ -95,8 +115,6 @@ def supervised(
         from preattentive.training.loop import train_supervised
 
         res = train_supervised(cfg, out, resume=resume, show_progress=not quiet)
-    except (ValueError, KeyError, FileNotFoundError, FileExistsError) as e:
-        raise fail(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__) from None
     typer.echo(json.dumps({"out": str(res.out), "steps": res.steps, "val_acc": round(res.val.get("acc", 0), 4),
                            "wall_s": round(res.elapsed["wall"], 1), "cpu_s": round(res.elapsed["cpu"], 1),
                            "images_per_s": round(res.images_per_s, 1), "n_params": res.n_params}))
@@ -130,22 +148,23 @@ def compare_cmd(
     given = {"models": models, "task": task, "size": size, "budget_steps": budget_steps,
              "budget_minutes": budget_minutes, "clock": clock, "batch_size": batch_size, "lr": lr, "seed": seed,
              "test_n": test_n, "data": str(data) if data else None, "num_workers": workers, "target": target}
+    params = parse_params(param)
+    if "size" in params:  # the study's image side is --size (or the file's size); a test may set its own
+        given["size"] = size_from_params(params, size)
     given = {k: v for k, v in given.items() if v is not None}
-    if param:
-        given["params"] = parse_params(param)
-    try:
-        base = {}
-        if config is not None:
-            from preattentive.configs import read_config
+    if params:
+        given["params"] = params
+    with user_errors():
+        from preattentive.config_schema import read_yaml
+        from preattentive.configs import resolve_config
 
-            base = read_config(config)  # a YAML path or a packaged name, e.g. s1_curve_tracing
-        merged = {**base, **given}
+        # a YAML path or a packaged name (e.g. s1_curve_tracing); errors name the file, the key and the value
+        config = resolve_config(config) if config is not None else None
+        base = read_yaml(config, what="study") if config is not None else {}
         for need in ("models", "task"):
-            if not merged.get(need):
+            if not {**base, **given}.get(need):
                 raise ValueError(f"--{need} is required (or give it in --config)")
-        cfg = CompareConfig.from_dict(merged)
+        cfg = CompareConfig.from_dict({**base, **given}, source=config, overrides=tuple(given))
         table = compare(cfg, out, show_progress=not quiet)
-    except (ValueError, KeyError, FileNotFoundError, FileExistsError) as e:
-        raise fail(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__) from None
     typer.echo((out / "results.md").read_text())
     del table

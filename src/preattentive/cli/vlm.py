@@ -8,16 +8,9 @@ from typing import List, Optional
 
 import typer
 
-from preattentive.cli import app, fail
+from preattentive.cli import app, fail, user_errors
 from preattentive.cli.stimuli import PARAM_HELP, parse_params
 from preattentive.cli.train import train_app
-
-_ERRORS = (ValueError, KeyError, FileNotFoundError, FileExistsError)
-
-
-def _one_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
 
 
 def _given(**kw: object) -> dict[str, object]:
@@ -50,10 +43,8 @@ def train_clip_cmd(
 
     given = _given(preset=preset, minutes=minutes, steps=steps, clock=clock, batch_size=batch_size, lr=lr,
                    seed=seed, threads=threads, twins=tuple(t.strip() for t in twins.split(",")) if twins else None)
-    try:
+    with user_errors():
         run = train_clip(out=out, resume=resume, hard_negatives=hard_negatives, scenes=parse_params(param), **given)
-    except _ERRORS as e:
-        raise fail(_one_line(e)) from None
     record = json.loads((run / "run.json").read_text())
     typer.echo(json.dumps({"out": str(run), "steps": record["steps"], **record["metrics"]}))
 
@@ -93,11 +84,9 @@ def train_llava_cmd(
                    stage2_minutes=stage2_minutes, stage1_steps=stage1_steps, stage2_steps=stage2_steps,
                    clip_minutes=clip_minutes, clock=clock, batch_size=batch_size, other_fraction=other_fraction,
                    seed=seed, threads=threads)
-    try:
+    with user_errors():
         run = train_llava(out=out, resume=resume, freeze_vision=not train_vision, scenes=parse_params(param),
                           **given)
-    except _ERRORS as e:
-        raise fail(_one_line(e)) from None
     record = json.loads((run / "run.json").read_text())
     typer.echo(json.dumps({"out": str(run), **record["metrics"]}))
 
@@ -119,17 +108,24 @@ def ask(
     from transformers.utils import logging as hf_logging
 
     from preattentive.models.llava import load_llava
+    from preattentive.models.vlm_common import locate
+    from preattentive.preflight import check_device, check_weights
 
     hf_logging.disable_progress_bar()  # stdout carries the answer only
 
+    with user_errors():  # checked before anything is loaded: the device, the weights on disk
+        check_device(device, option="--device")
+        where = locate(model, "LLaVA")
+        check_weights(where)
+    if max_new_tokens < 1:
+        raise fail(f"--max-new-tokens {max_new_tokens}: expected >= 1")
     if not image.is_file():
         raise fail(f"image {str(image)!r} does not exist")
     bgr = cv2.imread(str(image), cv2.IMREAD_COLOR)
     if bgr is None:
         raise fail(f"image {str(image)!r}: not a readable PNG/JPEG")
-    try:
+    with user_errors(f"model {model!r}: "):
         llava = load_llava(model, dtype=dtype, device=device)
+    with user_errors():
         answer = llava.generate([cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)], [question], max_new_tokens=max_new_tokens)[0]
-    except _ERRORS as e:
-        raise fail(_one_line(e)) from None
     typer.echo(answer)

@@ -9,7 +9,8 @@ Layout of a set directory::
 The chunk a file holds is fixed by the set (``n``, ``chunk_size``), never by how it was produced, so
 ``--shard I/N`` (chunks ``k`` with ``k % N == I``) and ``--workers W`` write byte-identical files to one
 process writing them all. Every file is written to a temporary name in the same directory and renamed, so a
-killed run leaves only whole files and can simply be re-run.
+killed run leaves only whole files; ``config.json`` is written before the first chunk, so running the same
+command again continues the set, writing only the missing chunks.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from preattentive import __version__, stimuli
+from preattentive.config_schema import Seed, SetRecord, check_value, read_record
 from preattentive.stimuli.base import ParamError, StimulusFamily, Trial, meta_to_json
 
 MAX_N = 10_000_000  # items per set; ids are zero-padded to 8 digits
@@ -152,27 +154,55 @@ def write_chunk(spec: SetSpec, k: int, out: str | os.PathLike) -> Path:
     return path
 
 
-def _check_out_dir(out: Path, spec: SetSpec, overwrite: bool, sharded: bool) -> None:
+def _set_state(out: Path, spec: SetSpec) -> tuple[str, str]:
+    """What ``out`` holds: ("new" | "same" | "other", why). "same" is this set, whole or interrupted."""
     if not out.exists():
-        return
+        return "new", ""
     if not out.is_dir():
         raise FileExistsError(f"output {str(out)!r} exists and is not a directory")
-    existing = [p for p in out.iterdir()]
-    if not existing:
-        return
-    if overwrite:
-        for p in existing:
-            if p.name.startswith("data-") and p.suffix == ".parquet" or p.name in ("config.json", "preview.png",
-                                                                                  "README.md"):
-                p.unlink()
-            elif p.name.startswith(".") and p.name.endswith(".tmp"):
-                p.unlink()
-        return
-    if sharded and (out / "config.json").exists():
-        previous = json.loads((out / "config.json").read_text())
-        if _identity(previous) == _identity(set_config(spec)):
-            return  # another shard of the same set
-    raise FileExistsError(f"output directory {str(out)!r} exists and is not empty; pass --overwrite to replace it")
+    names = sorted(p.name for p in out.iterdir())
+    if not names:
+        return "new", ""
+    if "config.json" not in names:
+        return "other", f"it holds {names[0]!r} and no config.json"
+    previous = read_record(out / "config.json", SetRecord, what="stimulus set config")
+    mine = _identity(set_config(spec))
+    for key, value in _identity(previous).items():
+        if value != mine[key]:
+            return "other", f"it holds another set ({key}={value!r}, not {mine[key]!r})"
+    return "same", ""
+
+
+def _clear(out: Path) -> None:
+    """Delete the files a set consists of (and stale temporaries); anything else in ``out`` is kept."""
+    for p in out.iterdir():
+        if (p.name.startswith("data-") and p.suffix == ".parquet" or p.name in ("config.json", "preview.png", "README.md")
+                or p.name.startswith(".") and p.name.endswith(".tmp")):
+            p.unlink()
+
+
+def _chunk_ok(out: Path, spec: SetSpec, k: int) -> bool:
+    """Chunk ``k`` is on disk, readable, with its rows (files are renamed into place whole, so this is cheap)."""
+    path = out / spec.chunk_name(k)
+    if not path.is_file():
+        return False
+    try:
+        return pq.read_metadata(path).num_rows == min(spec.chunk_size, spec.n - k * spec.chunk_size)
+    except (pa.ArrowException, OSError):
+        return False
+
+
+def _watch_parent(parent: int) -> None:
+    """Worker initialiser: exit as soon as the parent is gone (``kill -9``), instead of waiting on its pipe forever."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
 def _identity(config: dict[str, Any]) -> Any:
@@ -213,13 +243,21 @@ def generate_set(family: str, n: int, out: str | os.PathLike, *, seed: int = 0, 
                  progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Generate a stimulus set (or one shard of it) as Parquet files in ``out``; returns the config written.
 
+    ``config.json`` is written first (``"complete": false``) and again at the end, so an interrupted run is
+    recognised: calling again with the same arguments writes only the chunks that are missing, and the set is
+    byte-identical to an uninterrupted one. A folder holding anything else is refused unless ``overwrite``
+    (which deletes the set's files there and starts afresh). Worker processes exit when the parent dies.
+
     Parameters
     ----------
     family : registry id, e.g. ``"maze"`` or ``"maze-v1"``.
     n : number of items in the whole set (1 .. 10,000,000).
+    seed : integer in [0, 2**32 - 1] (item i depends only on (seed, i)).
     shard : ``(i, N)``: write only chunks ``k`` with ``k % N == i``.
     workers : processes generating chunks in parallel (same bytes as 1).
-    progress : called with the number of items finished after each chunk.
+    progress : called with the number of items finished (chunks already on disk included) after each chunk.
+
+    Returns the ``config.json`` contents plus ``chunks_kept`` (chunks found whole on disk and not rewritten).
 
     Example
     -------
@@ -228,24 +266,40 @@ def generate_set(family: str, n: int, out: str | os.PathLike, *, seed: int = 0, 
     params = dict(params or {})
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_N:
         raise ParamError(f"n={n!r} is out of range: expected an integer in [1, {MAX_N}]")
-    if not isinstance(workers, int) or workers < 1 or workers > 256:
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1 or workers > 256:
         raise ParamError(f"workers={workers!r}: expected an integer in [1, 256]")
-    if chunk_size < 1:
-        raise ParamError(f"chunk_size={chunk_size}: expected >= 1")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ParamError(f"chunk_size={chunk_size!r}: expected an integer >= 1")
     i, num = shard
     if num < 1 or not 0 <= i < num:
         raise ParamError(f"shard {i}/{num}: expected 0 <= I < N")
+    seed = check_value(Seed, seed, "seed")
     fid = stimuli.REGISTRY.resolve(family)
     spec = SetSpec(fid, params, int(seed), int(n), int(chunk_size))
     gen = spec.generator()  # validates every parameter before anything touches the disk
     gen.trial(0)  # and that a trial can actually be drawn at these settings
     out = Path(out)
-    _check_out_dir(out, spec, overwrite, sharded=num > 1)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"output {str(out)!r} exists and is not a directory")
+    state, why = ("other", "") if overwrite else _set_state(out, spec)
+    if state == "other" and not overwrite:
+        raise FileExistsError(f"output directory {str(out)!r} exists and is not empty ({why}); pass --overwrite to "
+                              "replace it, or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
+    if overwrite:
+        _clear(out)
     chunks = [k for k in range(spec.n_chunks) if k % num == i]
-    done = 0
-    if workers == 1 or len(chunks) == 1:
-        for k in chunks:
+    for k in chunks:  # temporaries of our own chunks left by a killed run (never another shard's)
+        for tmp in out.glob(f".{spec.chunk_name(k)}.*.tmp"):
+            tmp.unlink(missing_ok=True)
+    write_config(out, spec)  # the set's identity on disk from the start: a re-run continues it
+    todo = [k for k in chunks if not _chunk_ok(out, spec, k)]
+    kept = len(chunks) - len(todo)
+    done = sum(min(spec.chunk_size, n - k * spec.chunk_size) for k in chunks if k not in todo)
+    if progress and done:
+        progress(done)
+    if workers == 1 or len(todo) <= 1:
+        for k in todo:
             write_chunk(spec, k, out)
             done += min(spec.chunk_size, n - k * spec.chunk_size)
             if progress:
@@ -253,8 +307,9 @@ def generate_set(family: str, n: int, out: str | os.PathLike, *, seed: int = 0, 
     else:
         import multiprocessing as mp
 
-        with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=mp.get_context("fork")) as ex:
-            for k, _ in zip(chunks, ex.map(write_chunk, [spec] * len(chunks), chunks, [out] * len(chunks))):
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=mp.get_context("fork"),
+                                 initializer=_watch_parent, initargs=(os.getpid(),)) as ex:
+            for k, _ in zip(todo, ex.map(write_chunk, [spec] * len(todo), todo, [out] * len(todo))):
                 done += min(spec.chunk_size, n - k * spec.chunk_size)
                 if progress:
                     progress(done)
@@ -266,7 +321,61 @@ def generate_set(family: str, n: int, out: str | os.PathLike, *, seed: int = 0, 
         from preattentive.datasets.preview import preview_grid, save_png
 
         save_png(preview_grid(gen), out / "preview.png")
-    return cfg
+    return {**cfg, "chunks_kept": kept}
+
+
+def set_status(out: str | os.PathLike, family: str, n: int, *, seed: int = 0, params: dict[str, Any] | None = None,
+               chunk_size: int = CHUNK_SIZE) -> str:
+    """``"complete"`` (this set, every chunk there), ``"partial"`` (this set, interrupted), ``"absent"`` or
+    ``"other"`` (the folder holds something else): lets a study reuse, continue or replace its training set.
+
+    Example
+    -------
+    >>> set_status("/no/such/set", "maze", 10)
+    'absent'
+    """
+    spec = SetSpec(stimuli.REGISTRY.resolve(family), dict(params or {}), int(seed), int(n), int(chunk_size))
+    state, _ = _set_state(Path(out), spec)
+    if state != "same":
+        return "absent" if state == "new" else "other"
+    return "complete" if all(_chunk_ok(Path(out), spec, k) for k in range(spec.n_chunks)) else "partial"
+
+
+def check_set(directory: str | os.PathLike, *, family: str | None = None, size: int | None = None,
+              option: str = "data") -> dict[str, Any]:
+    """A finished set's ``config.json``, after checking it is whole and holds ``family`` trials of side ``size``.
+
+    Raises a one-line ``ParamError`` naming what disagrees, before any training starts.
+
+    Example
+    -------
+    >>> check_set("/no/such/set")
+    Traceback (most recent call last):
+    ...
+    preattentive.stimuli.base.ParamError: data='/no/such/set': no such directory; expected a stimulus set (from `preattentive stimuli generate ... --out DIR`)
+    """
+    d = Path(directory)
+    if not d.is_dir():
+        raise ParamError(f"{option}={str(d)!r}: no such directory; expected a stimulus set (from `preattentive "
+                         "stimuli generate ... --out DIR`)")
+    if not (d / "config.json").is_file():
+        raise ParamError(f"{option}={str(d)!r}: no config.json; expected a stimulus set written by `preattentive "
+                         "stimuli generate`")
+    rec = read_record(d / "config.json", SetRecord, what="stimulus set config")
+    spec = SetSpec(rec["family"], {}, rec["seed"], rec["n"], rec["chunk_size"])
+    missing = [k for k in range(spec.n_chunks) if not (d / spec.chunk_name(k)).is_file()]
+    if missing:
+        raise ParamError(f"{option}={str(d)!r}: {spec.n_chunks - len(missing)} of {spec.n_chunks} chunks present "
+                         f"(first missing: {spec.chunk_name(missing[0])}); expected a complete set (re-run its "
+                         "`stimuli generate` command to finish it)")
+    if family is not None and rec["family"] != family:
+        raise ParamError(f"{option}={str(d)!r} holds {rec['family']} trials (its config.json); expected {family}, "
+                         "the task")
+    have = rec["params"].get("size")
+    if size is not None and have != size:
+        raise ParamError(f"{option}={str(d)!r} holds {have} px images (its config.json); expected {size} px, the "
+                         "size")
+    return rec
 
 
 # --------------------------------------------------------------------------------------------- reading

@@ -24,7 +24,6 @@ ModelSpec(scheme='hf-clip', target='openai/clip-vit-base-patch32', text='clip-b3
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,10 +179,12 @@ def _load_run(target: str, *, name: str, device: str, dtype: Any) -> Adapter:
         where = d.resolve()
         raise ModelSpecError(f"run {target!r}: no run.json in {where} (weights must be on disk; "
                              f"{'the directory does not exist' if not d.exists() else 'not a training run directory'})")
+    from preattentive.config_schema import ConfigError, RunRecord, read_record
+
     try:
-        record = json.loads((d / "run.json").read_text())
-    except json.JSONDecodeError as e:
-        raise ModelSpecError(f"run {target!r}: run.json is not valid JSON ({e.msg} at line {e.lineno})") from None
+        record = read_record(d / "run.json", RunRecord, what="run record")
+    except ConfigError as e:
+        raise ModelSpecError(f"run {target!r}: {e}") from None
     kind = record.get("kind")
     if kind in _RUN_KINDS:
         return _RUN_KINDS[kind](d, record, name=name, device=device, dtype=dtype)

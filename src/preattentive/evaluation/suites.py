@@ -34,11 +34,12 @@ from typing import Any
 
 import yaml
 
+from preattentive.config_schema import ConfigError, Seed, check_types, from_mapping, read_yaml
 from preattentive.stimuli.base import ParamError
 
 
-class SuiteError(ValueError):
-    """A suite that cannot be found or read (one-line message)."""
+class SuiteError(ConfigError):
+    """A suite that cannot be found or read (one-line message naming the file, key and value)."""
 
 
 @dataclass(frozen=True)
@@ -73,9 +74,14 @@ class Block:
 @dataclass(frozen=True)
 class SuiteEntry:
     family: str  # family id or "*" (all registered families)
-    levels: Any = "all"  # "all", a list of rung indices, or names "first" / "last"
+    levels: str | int | tuple[str | int, ...] = "all"  # "all", rung indices, or names "first" / "middle" / "last"
     params: dict[str, Any] = field(default_factory=dict)
     n: int | None = None  # trials per level; None = the suite's n
+
+    def __post_init__(self) -> None:
+        check_types(self)
+        if self.n is not None and self.n < 1:
+            raise SuiteError(f"n={self.n}: expected trials per level >= 1 (family {self.family!r})")
 
 
 @dataclass(frozen=True)
@@ -84,10 +90,15 @@ class Suite:
 
     name: str
     entries: tuple[SuiteEntry, ...]
-    seed: int = 0  # stimulus seed
+    seed: Seed = 0  # stimulus seed
     size: int = 64  # image side, px
     n: int = 200  # trials per (family, level)
     description: str = ""
+
+    def __post_init__(self) -> None:
+        check_types(self)
+        if self.n < 1:
+            raise SuiteError(f"n={self.n}: expected trials per (family, level) >= 1")
 
     def blocks(self, n: int | None = None, *, families: list[str] | None = None) -> list[Block]:
         """Expand into blocks; ``n`` overrides every entry's trial count, ``families`` keeps only those ids."""
@@ -145,40 +156,57 @@ def load_suite(name_or_path: str | Path) -> Suite:
     """
     p = Path(str(name_or_path)).expanduser()
     if p.suffix in (".yaml", ".yml") or p.is_file():
-        if not p.is_file():
-            raise SuiteError(f"suite file {str(p)!r} does not exist")
-        text = p.read_text()
-    else:
-        res = resources.files("preattentive.evaluation").joinpath("suites", f"{name_or_path}.yaml")
-        if not res.is_file():
-            raise SuiteError(f"unknown suite {str(name_or_path)!r}; expected one of: {', '.join(list_suites())} "
-                             f"or a path to a .yaml file")
-        text = res.read_text()
-    return suite_from_dict(yaml.safe_load(text) or {}, default_name=p.stem)
+        try:
+            data = read_yaml(p, what="suite")
+        except ConfigError as e:
+            raise SuiteError(str(e)) from None
+        return suite_from_dict(data, default_name=p.stem, source=p)
+    res = resources.files("preattentive.evaluation").joinpath("suites", f"{name_or_path}.yaml")
+    if not res.is_file():
+        raise SuiteError(f"unknown suite {str(name_or_path)!r}; expected one of: {', '.join(list_suites())} "
+                         f"or a path to a .yaml file")
+    return suite_from_dict(yaml.safe_load(res.read_text()) or {}, default_name=p.stem, source=f"suite {p.stem}")
 
 
-def suite_from_dict(d: dict[str, Any], *, default_name: str = "suite") -> Suite:
-    """Build a :class:`Suite` from parsed YAML (validated; unknown keys are errors)."""
-    allowed = {"name", "description", "seed", "size", "n", "families"}
-    bad = sorted(set(d) - allowed)
-    if bad:
-        raise SuiteError(f"suite key {bad[0]!r}; expected one of: {', '.join(sorted(allowed))}")
-    fams = d.get("families")
-    if not isinstance(fams, list) or not fams:
-        raise SuiteError("suite needs a non-empty 'families' list")
-    entries = []
-    for f in fams:
-        if isinstance(f, str):
-            f = {"family": f}
-        extra = sorted(set(f) - {"family", "levels", "params", "n"})
-        if extra or "family" not in f:
-            raise SuiteError(f"suite entry {f!r}: expected keys family, levels, params, n")
-        entries.append(SuiteEntry(str(f["family"]), f.get("levels", "all"), dict(f.get("params") or {}), f.get("n")))
+@dataclass(frozen=True)
+class SuiteFile:
+    """The keys of a suite YAML file (a family may be given as a bare id string)."""
+
+    families: tuple[SuiteEntry, ...]  # what to draw (non-empty)
+    name: str = "suite"
+    description: str = ""
+    seed: Seed = 0  # stimulus seed
+    size: int = 64  # image side, px
+    n: int = 200  # trials per (family, level)
+
+    def __post_init__(self) -> None:
+        check_types(self)
+        if not self.families:
+            raise SuiteError("families=[]: expected a non-empty list of families")
+        if self.n < 1:
+            raise SuiteError(f"n={self.n}: expected trials per (family, level) >= 1")
+
+
+def suite_from_dict(d: Any, *, default_name: str = "suite", source: Any = None) -> Suite:
+    """Build a :class:`Suite` from parsed YAML (checked: unknown keys, wrong types and ranges are one-line errors).
+
+    Example
+    -------
+    >>> suite_from_dict({"families": ["maze"], "n": 0}, source="s.yaml")
+    Traceback (most recent call last):
+    ...
+    preattentive.evaluation.suites.SuiteError: s.yaml: n=0: expected trials per (family, level) >= 1
+    """
+    data = dict(d) if isinstance(d, dict) else d
+    if isinstance(data, dict) and isinstance(data.get("families"), (list, tuple)):
+        data["families"] = [{"family": f} if isinstance(f, str) else f for f in data["families"]]
+    if isinstance(data, dict):
+        data.setdefault("name", default_name)
     try:
-        return Suite(str(d.get("name", default_name)), tuple(entries), int(d.get("seed", 0)), int(d.get("size", 64)),
-                     int(d.get("n", 200)), str(d.get("description", "")))
-    except (TypeError, ValueError) as e:
-        raise SuiteError(f"suite {d.get('name', default_name)!r}: {e}") from None
+        f = from_mapping(SuiteFile, data, source=source, what="suite")
+        return Suite(str(f.name), f.families, f.seed, f.size, f.n, f.description)
+    except ConfigError as e:
+        raise SuiteError(str(e)) from None
 
 
 __all__ = ["Block", "ParamError", "Suite", "SuiteEntry", "SuiteError", "list_suites", "load_suite", "suite_from_dict"]

@@ -247,7 +247,7 @@ def save_net(model: VisionNet, dir: str | os.PathLike) -> Path:
     -------
     >>> save_net(make_net("cnn-30k-v1"), "/tmp/cnn")  # doctest: +SKIP
     """
-    from safetensors.torch import save_file
+    from preattentive.files import safetensors_bytes
 
     if not isinstance(model, VisionNet):
         raise ParamError(f"save_net got {type(model).__name__}: expected a preattentive VisionNet")
@@ -255,8 +255,8 @@ def save_net(model: VisionNet, dir: str | os.PathLike) -> Path:
     d.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     fd, tmp = tempfile.mkstemp(dir=d, suffix=".safetensors.tmp")
-    os.close(fd)
-    save_file(tensors, tmp, metadata={"id": model.net_id, "arch": model.arch})
+    with os.fdopen(fd, "wb") as f:  # sorted metadata: the same weights give the same bytes in every process
+        f.write(safetensors_bytes(tensors, metadata={"id": model.net_id, "arch": model.arch}))
     os.replace(tmp, d / "model.safetensors")
     fd, tmp = tempfile.mkstemp(dir=d, suffix=".json.tmp")
     with os.fdopen(fd, "w") as f:

@@ -4,7 +4,6 @@ reading ``model_type``, loading processors on a CPU-only install, image batches.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -79,7 +78,9 @@ def model_dir_of(path: str | os.PathLike) -> Path | None:
     """The ``save_pretrained`` directory for ``path``: itself, or ``path/model`` when ``path`` is a run directory."""
     p = Path(path).expanduser()
     if (p / "run.json").is_file():
-        record = json.loads((p / "run.json").read_text())
+        from preattentive.config_schema import RunRecord, read_record
+
+        record = read_record(p / "run.json", RunRecord, what="run record")  # one-line error when malformed
         return p / record.get("model_dir", "model")
     if (p / "config.json").is_file():
         return p

@@ -7,7 +7,6 @@ line; bars and bands are Wilson 95 % intervals.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -70,8 +69,10 @@ def sections(study: str | Path) -> list[Section]:
     if table.empty:
         return []
     cfg = {}
-    if (study / "compare.json").is_file():
-        cfg = json.loads((study / "compare.json").read_text())
+    if (study / "compare.json").is_file():  # a damaged file is a one-line error naming it
+        from preattentive.config_schema import read_json
+
+        cfg = read_json(study / "compare.json", what="study config (from `preattentive compare`)")
     task = f"task {cfg.get('task', '?')} {cfg.get('params', {})} at {cfg.get('size', '?')} px" if cfg else ""
     budget = (f"{cfg.get('budget_minutes')} {cfg.get('clock', 'wall')}-minutes" if cfg.get("budget_minutes")
               else f"{cfg.get('budget_steps')} steps") if cfg else ""

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-import yaml
-
+from preattentive.config_schema import Seed, check_types, from_mapping, read_yaml
+from preattentive.preflight import check_name, check_threads
 from preattentive.stimuli.base import ParamError
 
 
@@ -40,7 +40,7 @@ def _default_tasks() -> dict[str, dict[str, Any]]:
 class BottleneckConfig:
     """Settings of the bottleneck study (mirrored, with comments, in the packaged ``configs/bottleneck.yaml``)."""
 
-    seed: int = 0  # training streams and initialisation; held-out trials use seed + 2000003
+    seed: Seed = 0  # training streams and initialisation; held-out trials use seed + 2000003
     size: int = 64  # px, stimulus side
     patch: int = 8  # px, ViT patch: 64 px / 8 = an 8 x 8 grid of 64 patch tokens
     budgets: tuple[int, ...] = (64, 16, 4)  # image tokens after pooling (square numbers <= 64)
@@ -56,32 +56,38 @@ class BottleneckConfig:
     threads: int | None = 1  # torch intra-op threads during the study (None: torch's default), as in the demo
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "budgets", tuple(int(b) for b in self.budgets))
-        object.__setattr__(self, "conditionings", tuple(self.conditionings))
+        check_types(self)  # types first (budgets: abc, tasks: [counting] ...), then the ranges
+        if not self.budgets or not self.conditionings or not self.tasks:
+            raise ParamError("budgets, conditionings and tasks: expected at least one each")
         for mode in self.conditionings:
             if mode not in ("late", "film", "none"):
                 raise ParamError(f"conditioning {mode!r}: expected late, film or none")
         for task, spec in self.tasks.items():
+            check_name(task, what="task")  # it names folders: data/<task>-train, runs/...@<task>
             extra = sorted(set(spec) - {"level", "params"})
             if extra:
                 raise ParamError(f"task {task!r}: unknown key {extra[0]!r}; expected level, params")
+            level, params = spec.get("level"), spec.get("params")
+            if level is not None and (isinstance(level, bool) or not isinstance(level, int) or level < 0):
+                raise ParamError(f"task {task!r}: level={level!r}; expected a rung index >= 0 or null")
+            if params is not None and not isinstance(params, Mapping):
+                raise ParamError(f"task {task!r}: params={params!r}; expected a mapping of family parameters")
+        for name in ("size", "patch", "steps", "batch_size", "train_n", "workers", "eval_n"):
+            if getattr(self, name) < 1:
+                raise ParamError(f"{name}={getattr(self, name)!r}: expected an integer >= 1")
+        if self.minutes is not None and not self.minutes > 0:
+            raise ParamError(f"minutes={self.minutes!r}: expected > 0 or null")
+        if not self.lr > 0:
+            raise ParamError(f"lr={self.lr!r}: expected > 0")
+        check_threads(self.threads)
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, **overrides: Any) -> "BottleneckConfig":
-        """Defaults, then the YAML at ``path`` (when given), then ``overrides``; unknown keys are an error."""
-        data: dict[str, Any] = {}
-        if path is not None:
-            p = Path(path)
-            if not p.is_file():
-                raise ParamError(f"config {str(p)!r} does not exist: expected a YAML file")
-            data = yaml.safe_load(p.read_text()) or {}
-        data.update(overrides)
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ParamError(f"unknown bottleneck config key {unknown[0]!r}; "
-                             f"expected one of: {', '.join(sorted(names))}")
-        return cls(**data)
+        """Defaults, then the YAML at ``path`` (when given), then ``overrides``; one-line errors naming the file,
+        key and value (an unknown key lists the allowed ones)."""
+        data = read_yaml(path, what="bottleneck config") if path is not None else {}
+        return from_mapping(cls, {**data, **overrides}, source=path, overrides=tuple(overrides),
+                            what="bottleneck")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -119,19 +125,47 @@ def run_bottleneck(cfg: BottleneckConfig, out: str | os.PathLike, *,
         torch.set_num_threads(before)
 
 
+def _train_config(cfg: BottleneckConfig, task: str, tokens: int, mode: str, data: Path):
+    from preattentive.training import TrainConfig
+
+    spec = cfg.tasks[task]
+    level, params = spec.get("level"), dict(spec.get("params") or {})
+    train_params = {**params, **({"level": level} if level is not None else {})}
+    return TrainConfig(model=f"budget-{tokens}-{mode}", task=task, params=train_params, size=cfg.size,
+                       model_overrides={"patch": cfg.patch}, steps=cfg.steps, minutes=cfg.minutes,
+                       batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed, val_n=64, val_every=0, ckpt_every=0,
+                       data=str(data))
+
+
+def preflight(cfg: BottleneckConfig) -> None:
+    """Build every model's training config and net, and each task's test suite, before anything is written."""
+    from preattentive.evaluation.suites import suite_from_dict
+    from preattentive.training.preflight import preflight_supervised
+
+    for task, spec in cfg.tasks.items():
+        suite_from_dict({"name": f"bottleneck-{task}", "seed": cfg.seed, "size": cfg.size, "n": cfg.eval_n,
+                         "families": [{"family": task, "params": dict(spec.get("params") or {}),
+                                       "levels": "all" if spec.get("level") is None else [spec["level"]]}]}).blocks()
+        for tokens in cfg.budgets:
+            for mode in cfg.conditionings:  # on the fly: the training set is generated only after these checks
+                preflight_supervised(_train_config(cfg, task, tokens, mode, Path(".")).replace(data=None))
+
+
 def _run(cfg: BottleneckConfig, out: Path, log: Callable[[str], None]) -> BottleneckResult:
     import pandas as pd
 
     from preattentive.datasets import generate_set
+    from preattentive.datasets.parquet import set_status
     from preattentive.datasets.preview import save_png
     from preattentive.evaluation import accuracy_table, evaluate, load_model
     from preattentive.evaluation.suites import suite_from_dict
     from preattentive.report.bottleneck import accuracy_vs_tokens_figure
     from preattentive.training.runs import run_finished
-    from preattentive.training import TrainConfig, train_supervised
+    from preattentive.training import train_supervised
     from preattentive.training.config import TEST_SEED_OFFSET
 
     out = Path(out)
+    preflight(cfg)  # a bad task, budget or option fails here, before a folder or a trial exists
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     (out / "study.json").write_text(json.dumps({
@@ -150,20 +184,18 @@ def _run(cfg: BottleneckConfig, out: Path, log: Callable[[str], None]) -> Bottle
                                  "n": cfg.eval_n, "families": [{"family": task, "params": params,
                                                                  "levels": "all" if level is None else [level]}]})
         data = out / "data" / f"{task}-train"
-        if not (data / "config.json").is_file():
-            generate_set(task, cfg.train_n, data, seed=cfg.seed, params={**train_params, "size": cfg.size},
-                         workers=cfg.workers, overwrite=True, preview=False)
+        set_params = {**train_params, "size": cfg.size}
+        status = set_status(data, task, cfg.train_n, seed=cfg.seed, params=set_params)
+        if status != "complete":  # an interrupted set is continued, another one replaced
+            generate_set(task, cfg.train_n, data, seed=cfg.seed, params=set_params,
+                         workers=cfg.workers, overwrite=status == "other", preview=False)
             log(f"  training set {task}: {cfg.train_n} trials in {data}")
         for tokens in cfg.budgets:
             for mode in cfg.conditionings:
                 name = _name(tokens, mode, task)
                 run = out / "runs" / name
                 if not run_finished(run):
-                    tc = TrainConfig(model=f"budget-{tokens}-{mode}", task=task, params=train_params, size=cfg.size,
-                                     model_overrides={"patch": cfg.patch}, steps=cfg.steps, minutes=cfg.minutes,
-                                     batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed, val_n=64, val_every=0,
-                                     ckpt_every=0, data=str(data))
-                    train_supervised(tc, run, show_progress=False)
+                    train_supervised(_train_config(cfg, task, tokens, mode, data), run, show_progress=False)
                 adapter = load_model(f"run:{run}")
                 adapter.name = name
                 df = evaluate(adapter, suite, method="supervised", out=out, progress=False)

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
+from preattentive.config_schema import Seed, check_types, from_mapping, read_yaml
 from preattentive.configs import packaged_config
+from preattentive.preflight import check_name, check_threads
 from preattentive.stimuli.base import ParamError
 
 DEFAULT_CONFIG = packaged_config("demo")  # preattentive/configs/demo.yaml, read with importlib.resources
@@ -35,7 +35,7 @@ DEFAULT_CONFIG = packaged_config("demo")  # preattentive/configs/demo.yaml, read
 class DemoConfig:
     """Defaults of the demo study (mirrored, with comments, in ``configs/demo.yaml``): 2 CPU cores, <= 20 min."""
 
-    seed: int = 0  # seed of every training stream and model initialisation; held-out trials use seed + 2000003
+    seed: Seed = 0  # seed of every training stream and model initialisation; held-out trials use seed + 2000003
     suite_size: int = 64  # px, stimulus side for the preview grids and CLIP / LLaVA (their towers' input size)
     net_size: int = 32  # px, stimulus side for the nets' training, testing and physiology (Pathfinder-32)
     preview_cols: int = 6  # trials per difficulty rung in each family's preview grid
@@ -68,14 +68,15 @@ class DemoConfig:
     llava_check_n: int = 128  # held-out scene questions for the trainer's own check
     # evaluation (held-out trials, the evaluation room's harness)
     eval_n: int = 32  # trials per (family, level) for CLIP zero-shot and the nets
-    eval_levels: Any = "all"  # ladder rungs evaluated for CLIP / LLaVA ("all", or names/indices); nets: all rungs
+    eval_levels: str | int | tuple[str | int, ...] = "all"  # rungs evaluated for CLIP / LLaVA ("all", or
+    # names first/middle/last or indices); nets: all rungs
     llava_eval_n: int = 16  # trials per (family, level) for LLaVA's generative answers
     # LLaVA's prompt in the evaluation: the tiny LLaVA is trained on bare questions, so it is asked them bare
     # (the harness's default, "{question} Answer with one of: {choices}.", suits checkpoints tuned on such prompts)
     llava_template: str = "{question}"
     probe_families: tuple[str, ...] = ("figure-ground", "curve-tracing", "counting")  # linear probes of CLIP
     probe_layer: str | None = None  # CLIP layer probed (None: the last)
-    probe_levels: Any = ("first", "last")  # rungs probed
+    probe_levels: str | int | tuple[str | int, ...] = ("first", "last")  # rungs probed
     probe_n: int = 64  # trials per (family, level) for a probe (5-fold cross-validated)
     # physiology
     physiology_n: int = 96  # figure-ground trials recorded
@@ -86,12 +87,26 @@ class DemoConfig:
     bo_min_pairs: int = 4  # a unit is tested when its RF centre is in the window of >= this many pairs
 
     def __post_init__(self) -> None:
-        for name in ("net_tasks", "probe_families"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-        for name in ("eval_levels", "probe_levels"):
-            v = getattr(self, name)
-            if isinstance(v, list):
-                object.__setattr__(self, name, tuple(v))
+        check_types(self)  # types first (seed: abc, net_tasks: 5 ...), then the ranges below
+        for name in ("suite_size", "net_size"):
+            if getattr(self, name) < 16:
+                raise ParamError(f"{name}={getattr(self, name)!r}: expected an image side >= 16 px")
+        for name in ("preview_cols", "workers", "net_train_n", "net_steps", "net_batch_size", "net_val_n",
+                     "clip_steps", "clip_batch_size", "clip_eval_n", "llava_batch_size", "llava_stage2_steps",
+                     "llava_check_n", "eval_n", "llava_eval_n", "probe_n", "physiology_n", "physiology_pairs",
+                     "bo_permutations", "bo_min_pairs"):
+            if getattr(self, name) < 1:
+                raise ParamError(f"{name}={getattr(self, name)!r}: expected an integer >= 1")
+        if self.llava_stage1_steps < 0:
+            raise ParamError(f"llava_stage1_steps={self.llava_stage1_steps!r}: expected an integer >= 0")
+        for name in ("net_minutes", "clip_minutes", "llava_stage1_minutes", "llava_stage2_minutes", "net_lr"):
+            if not getattr(self, name) > 0:
+                raise ParamError(f"{name}={getattr(self, name)!r}: expected > 0")
+        if not 0 < self.bo_alpha < 1:
+            raise ParamError(f"bo_alpha={self.bo_alpha!r}: expected a significance level in (0, 1)")
+        for task in self.net_tasks:
+            check_name(task, what="net task")  # it names folders: data/<task>-train, runs/<net>@<task>
+        check_threads(self.threads)
 
     @classmethod
     def preset(cls, *, quick: bool = False, path: str | os.PathLike | None = None) -> "DemoConfig":
@@ -104,19 +119,16 @@ class DemoConfig:
         p = Path(path) if path is not None else DEFAULT_CONFIG
         if not p.is_file():
             raise ParamError(f"config {str(p)!r} does not exist: expected a YAML file")
-        data = yaml.safe_load(p.read_text()) or {}
-        if not isinstance(data, dict):
-            raise ParamError(f"config {str(p)!r}: expected a mapping of demo settings")
-        quick_data = data.pop("quick", {}) or {}
-        cfg = cls().with_overrides(data)
-        return cfg.with_overrides({**QUICK, **quick_data}) if quick else cfg
+        data = read_yaml(p, what="demo config")
+        quick_data = data.pop("quick", None) or {}
+        if not isinstance(quick_data, dict):
+            raise ParamError(f"{p}: quick={quick_data!r}: expected a mapping of demo settings")
+        cfg = cls().with_overrides(data, source=p)
+        return cfg.with_overrides({**QUICK, **quick_data}, source=f"{p} (quick)") if quick else cfg
 
-    def with_overrides(self, data: dict[str, Any]) -> "DemoConfig":
-        names = {f.name for f in dataclasses.fields(self)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ParamError(f"unknown demo config key {unknown[0]!r}; expected one of: {', '.join(sorted(names))}")
-        return dataclasses.replace(self, **data)
+    def with_overrides(self, data: dict[str, Any], *, source: Any = None) -> "DemoConfig":
+        """A copy with ``data``'s settings (checked: unknown keys, types and ranges are one-line errors)."""
+        return from_mapping(type(self), {**self.to_dict(), **data}, source=source, what="demo")
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}

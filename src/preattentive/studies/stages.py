@@ -76,6 +76,7 @@ def stage_nets(ctx: Context) -> None:
     see the same images in the same order; both get the same step budget, with a wall-clock cap.
     """
     from preattentive.datasets import generate_set
+    from preattentive.datasets.parquet import set_status
     from preattentive.training import TrainConfig, train_supervised
     from preattentive.training.runs import run_finished
 
@@ -87,9 +88,11 @@ def stage_nets(ctx: Context) -> None:
         # every difficulty rung in turn (mix_levels), so that the nets are tested on the distribution they saw
         params = {"mix_levels": True} if cfg.net_mix_levels else {}
         data = ctx.out / "data" / f"{task}-train"
-        if not (data / "config.json").is_file():
-            generate_set(task, cfg.net_train_n, data, seed=cfg.seed, params={"size": cfg.net_size, **params},
-                         workers=cfg.workers, overwrite=True, preview=False)
+        set_params = {"size": cfg.net_size, **params}
+        status = set_status(data, task, cfg.net_train_n, seed=cfg.seed, params=set_params)
+        if status != "complete":  # an interrupted set is continued, another one replaced
+            generate_set(task, cfg.net_train_n, data, seed=cfg.seed, params=set_params,
+                         workers=cfg.workers, overwrite=status == "other", preview=False)
             ctx.log(f"  training set {task}: {cfg.net_train_n} trials in {data}")
         for net in (cfg.feedforward_net, cfg.recurrent_net):
             name = f"{net}@{task}"  # display name in tables; the task decides what it is tested on

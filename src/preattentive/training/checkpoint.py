@@ -8,13 +8,16 @@ Layout under ``<run>/checkpoint/``::
     latest                               the name of the newest complete step directory
 
 A step directory is written under a temporary name and renamed into place, and ``latest`` is replaced with
-``os.replace``, so a run killed at any instant leaves the previous checkpoint intact.
+``os.replace``, so a run killed at any instant leaves the previous checkpoint intact. Loading checks
+``state.json`` (:class:`~preattentive.config_schema.CheckpointState`) and both safetensors files before it touches
+the model, so a damaged checkpoint is a one-line error naming the file, never a half-restored run.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +26,11 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 
+from preattentive.config_schema import CheckpointState, ConfigError, read_record
+from preattentive.preflight import check_safetensors
+
 LATEST = "latest"
+_STEP_DIR = re.compile(r"^step-\d{8}$")
 
 
 @dataclass
@@ -120,7 +127,10 @@ def latest_checkpoint(root: str | os.PathLike) -> Path | None:
     f = Path(root) / LATEST
     if not f.is_file():
         return None
-    d = Path(root) / f.read_text().strip()
+    name = f.read_text(errors="replace").strip()
+    if not _STEP_DIR.match(name):
+        raise ConfigError(f"{f}: names {name[:40]!r}; expected a step directory such as 'step-00000200'")
+    d = Path(root) / name
     return d if (d / "state.json").is_file() else None
 
 
@@ -144,13 +154,44 @@ def load_checkpoint(path: str | os.PathLike, model: torch.nn.Module,
         if found is None:
             raise FileNotFoundError(f"no checkpoint under {path}: expected {path}/{LATEST} or a step directory")
         path = found
-    state = json.loads((path / "state.json").read_text())
-    load_model(model, str(path / "model.safetensors"))
-    tensors = load_file(str(path / "optimizer.safetensors"))
+    state = check_checkpoint(path)
+    try:
+        load_model(model, str(path / "model.safetensors"))
+    except RuntimeError as e:  # missing / unexpected keys or shapes: another net's checkpoint
+        first = str(e).strip().splitlines()[0][:200]
+        raise ConfigError(f"{path / 'model.safetensors'}: does not fit this model ({first}); expected a "
+                          "checkpoint of the same model and settings") from None
     if optimizer is not None:
-        _join_optimizer(optimizer, {k: v for k, v in tensors.items() if k.startswith("state/")},
-                        state["optimizer"])
+        _join_optimizer(optimizer, _optimizer_tensors(path), state["optimizer"])
     if restore_rng:
-        _set_rng({k: v for k, v in tensors.items() if k.startswith("rng/")})
+        restore_rng_state(path)
     return Checkpoint(step=int(state["step"]), elapsed=dict(state["elapsed"]), extra=dict(state["extra"]),
                       path=path)
+
+
+def check_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """The checked ``state.json`` of step directory ``path``, after checking both safetensors files are whole.
+
+    Raises a one-line ``ConfigError`` naming the damaged file; reads headers only (cheap).
+    """
+    path = Path(path)
+    state = read_record(path / "state.json", CheckpointState, what="checkpoint state")
+    for name in ("model.safetensors", "optimizer.safetensors"):
+        check_safetensors(path / name)
+    return state
+
+
+def _optimizer_tensors(path: Path) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in load_file(str(path / "optimizer.safetensors")).items() if k.startswith("state/")}
+
+
+def restore_rng_state(path: str | os.PathLike) -> None:
+    """Set torch's global RNG (CPU and CUDA) to the state saved in checkpoint step directory ``path``.
+
+    A trainer that resumes calls this after it has rebuilt everything that draws from the global RNG at start-up
+    (the net's initialisation, its data loaders' iterators), so the stream continues exactly where the
+    interrupted run's checkpoint left it.
+    """
+    path = Path(path)
+    check_safetensors(path / "optimizer.safetensors")
+    _set_rng({k: v for k, v in load_file(str(path / "optimizer.safetensors")).items() if k.startswith("rng/")})

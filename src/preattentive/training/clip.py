@@ -45,7 +45,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from preattentive.training.vlm_runs import CLOCKS, BudgetSchedule, RunWriter, configure_threads
+from preattentive.config_schema import Seed, check_types
+from preattentive.preflight import check_device, check_threads
+from preattentive.training.vlm_runs import CLOCKS, BudgetSchedule, RunWriter, check_run_dir, configure_threads
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ class ClipTrainConfig:
     steps: int = 3000  # step limit (also the cosine horizon when no time budget is given)
     minutes: float | None = 5.0  # time budget, minutes of `clock`; None = run all `steps`
     clock: str = "cpu"  # "cpu": process CPU time (all threads; comparable on a shared machine) or "wall"
-    seed: int = 0  # weight init and data stream
+    seed: Seed = 0  # weight init and data stream
     scenes: dict[str, Any] = field(default_factory=dict)  # scenes-v1 parameter overrides
     holdout_fraction: float = 0.25  # caption classes held out of training (whole swap pairs)
     eval_every: int = 500  # steps between held-out zero-shot checks (0 = only at the end); each costs ~1.5 CPU-s
@@ -71,7 +73,7 @@ class ClipTrainConfig:
     device: str | None = "cpu"  # "cpu" (the measured recipes), "cuda", or None = cuda when available
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "twins", tuple(self.twins))  # JSON/CLI lists → tuple
+        check_types(self)  # types first (JSON/CLI lists become tuples), then the ranges below
         from preattentive.training.vlm_data import TWIN_KINDS
 
         bad = [t for t in self.twins if t not in TWIN_KINDS]
@@ -84,6 +86,32 @@ class ClipTrainConfig:
             raise ValueError(f"minutes={self.minutes}: expected > 0 or None")
         if self.clock not in CLOCKS:
             raise ValueError(f"clock={self.clock!r}: expected one of {', '.join(CLOCKS)}")
+        _check_common(self, steps_min=1)
+        if not 0 < self.holdout_fraction < 1:
+            raise ValueError(f"holdout_fraction={self.holdout_fraction}: expected a fraction in (0, 1)")
+
+
+def _check_common(cfg: Any, *, steps_min: int) -> None:
+    """Ranges shared by the CLIP and LLaVA configs (steps, learning rates, warm-up, evaluation, threads, device)."""
+    for name in ("steps", "stage1_steps", "stage2_steps"):
+        v = getattr(cfg, name, None)
+        lo = 0 if name == "stage1_steps" else steps_min  # LLaVA may skip stage 1 (the paper's ablation)
+        if v is not None and v < lo:
+            raise ValueError(f"{name}={v}: expected an integer >= {lo}")
+    for name in ("lr", "stage1_lr", "stage2_lr", "clip_minutes", "stage1_minutes", "stage2_minutes"):
+        v = getattr(cfg, name, None)
+        if v is not None and not v > 0:
+            raise ValueError(f"{name}={v}: expected > 0")
+    for name in ("warmup_steps", "eval_every"):
+        if getattr(cfg, name) < 0:
+            raise ValueError(f"{name}={getattr(cfg, name)}: expected an integer >= 0")
+    if not cfg.weight_decay >= 0:
+        raise ValueError(f"weight_decay={cfg.weight_decay}: expected >= 0")
+    if cfg.eval_n < 1:
+        raise ValueError(f"eval_n={cfg.eval_n}: expected an integer >= 1")
+    check_threads(cfg.threads)
+    if cfg.device is not None and str(cfg.device).split(":")[0] not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device={cfg.device!r}: expected cpu, cuda, cuda:N, mps or None (cuda when available)")
 
 
 def clip_loss(logits_per_image: torch.Tensor, same: torch.Tensor) -> torch.Tensor:
@@ -138,20 +166,26 @@ def train_clip(config: ClipTrainConfig | None = None, *, out: str | os.PathLike,
 
     from preattentive.models.clip import PRESETS
 
+    unknown = sorted(set(fields) - {f.name for f in dataclasses.fields(ClipTrainConfig)})
+    if unknown:
+        raise ValueError(f"unknown CLIP training option {unknown[0]!r}")
     cfg = dataclasses.replace(config or ClipTrainConfig(), **fields)
     cfg = dataclasses.replace(cfg, preset=PRESETS.resolve(cfg.preset))  # run.json names the version trained
+    # preflight: everything below is checked or built before the run folder is written
+    check_device(cfg.device)
+    check_run_dir(out, "clip", resume=resume)
     configure_threads(cfg.threads)
     data = SceneCaptions(cfg.scenes, holdout_fraction=cfg.holdout_fraction, seed=cfg.seed)
-    writer = RunWriter(out, "clip", cfg, task=data.task(), resume=resume)
     clip = build_clip(cfg.preset, texts=data.texts(), seed=cfg.seed)
     clip.model.to(resolve_device(cfg.device))
     model = clip.model.train()
     opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
     step, spent, horizon = 0, 0.0, None
-    ckpt = latest_checkpoint(writer.dir / "checkpoint") if resume else None
+    ckpt = latest_checkpoint(Path(out) / "checkpoint") if resume else None
     if ckpt is not None:
         state = load_checkpoint(ckpt, model, opt, restore_rng=False)
         step, spent, horizon = state.step, float(state.elapsed.get(cfg.clock, 0.0)), state.extra.get("horizon")
+    writer = RunWriter(out, "clip", cfg, task=data.task(), resume=resume)
     sched = BudgetSchedule(opt, cfg.warmup_steps, cfg.steps, cfg.minutes, horizon=horizon, done=step)
     n_pairs = cfg.batch_size // (1 + len(cfg.twins)) if cfg.hard_negatives else cfg.batch_size
     clock = CLOCKS[cfg.clock]

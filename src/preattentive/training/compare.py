@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from preattentive.config_schema import Seed, check_types, from_mapping
+from preattentive.preflight import check_name, confined
 from preattentive.stimuli.base import ParamError
 
 COLUMNS = ("model", "net_id", "n_params", "flops_per_image", "train_steps", "train_images", "train_wall_s",
@@ -63,6 +65,15 @@ class TestCondition:
     params: Mapping[str, Any] = field(default_factory=dict)  # family parameter overrides (may include "size")
     steps: tuple[int | None, ...] = (None,)  # recurrent iterations at test (None: the net's training default)
 
+    def __post_init__(self) -> None:
+        check_types(self)
+        if not self.name.strip():
+            raise ParamError("test condition name='': expected a label such as 'len14'")
+        bad = [s for s in self.steps if s is not None and s < 1]
+        if bad or not self.steps:
+            raise ParamError(f"test condition {self.name!r}: steps={list(self.steps)}; expected integers >= 1 "
+                             "(or null for the net's default)")
+
 
 @dataclass(frozen=True)
 class CurriculumStage:
@@ -79,6 +90,8 @@ class CurriculumStage:
     data: str | None = None  # a Parquet set for this stage (None: generated on the fly)
 
     def __post_init__(self) -> None:
+        check_types(self)
+        check_name(self.name, what="curriculum stage name")  # it names the stage's run folder
         if self.budget_steps is None and self.budget_minutes is None:
             raise ParamError(f"curriculum stage {self.name!r}: give budget_steps and/or budget_minutes")
 
@@ -105,7 +118,7 @@ class CompareConfig:
     lr: float = 1e-3  # peak AdamW learning rate (same for every model: fairness)
     weight_decay: float = 0.01  # AdamW weight decay
     warmup: float = 0.05  # warm-up fraction of the budget
-    seed: int = 0  # data and initialisation seed (same for every model)
+    seed: Seed = 0  # data and initialisation seed (same for every model)
     val_n: int = 256  # validation trials during training
     val_every: int = 500  # validation period, steps
     step_loss: str = "final"  # recurrent nets: "final", "mean" or "progressive"
@@ -120,8 +133,11 @@ class CompareConfig:
     target: str = "label"  # "label" or "mask" (per-pixel, e.g. maze-path; accuracy = fraction solved)
 
     def __post_init__(self) -> None:
+        check_types(self)
         if not self.models:
             raise ParamError("models: expected at least one net id")
+        for m in self.models:
+            check_name(m, what="model")  # each model trains in out/<model>
         if self.budget_steps is None and self.budget_minutes is None:
             raise ParamError("give a budget: budget_steps and/or budget_minutes")
         if len(set(self.models)) != len(self.models):
@@ -134,6 +150,9 @@ class CompareConfig:
         stages = [c.name for c in self.curriculum]
         if len(set(stages)) != len(stages):
             raise ParamError(f"curriculum {stages}: each stage needs its own name")
+        from preattentive.training.config import check_size_param
+
+        check_size_param(self.params, self.size)
 
     @property
     def conditions(self) -> tuple[TestCondition, ...]:
@@ -150,11 +169,11 @@ class CompareConfig:
         for k, st in enumerate(self.curriculum, 1):
             params = {**dict(self.params), **dict(st.params)}
             size = int(params.pop("size", self.size))
-            d = out / "curriculum" / model / f"{k}-{st.name}"
+            d = confined(out, "curriculum", model, f"{k}-{st.name}")
             runs.append((d, main.replace(params=params, size=size, steps=st.budget_steps,
                                          minutes=st.budget_minutes, data=st.data, init_from=prev)))
             prev = str(d)
-        runs.append((out / model, main.replace(init_from=prev) if prev else main))
+        runs.append((confined(out, model), main.replace(init_from=prev) if prev else main))
         return runs
 
     def train_config(self, model: str):
@@ -172,45 +191,70 @@ class CompareConfig:
         return json.loads(json.dumps(dataclasses.asdict(self), default=str))
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "CompareConfig":
-        """Build from a plain mapping (a parsed YAML study file); unknown keys are an error."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ParamError(f"unknown study option {unknown[0]!r}; expected one of: {', '.join(sorted(names))}")
-        d = dict(d)
-        if isinstance(d.get("models"), str):
-            d["models"] = [m.strip() for m in d["models"].split(",") if m.strip()]
-        d["models"] = tuple(d.get("models") or ())
-        tests = []
-        for t in d.get("tests") or ():
-            t = dict(t)
-            steps = t.get("steps", [None])
-            t["steps"] = tuple(steps if isinstance(steps, (list, tuple)) else [steps])
-            tests.append(TestCondition(**t))
-        d["tests"] = tuple(tests)
-        d["curriculum"] = tuple(CurriculumStage(**dict(c)) for c in d.get("curriculum") or ())
-        return cls(**d)
+    def from_dict(cls, d: Mapping[str, Any], *, source: Any = None, overrides: tuple[str, ...] = ()
+                  ) -> "CompareConfig":
+        """Build from a plain mapping (a parsed YAML study file); unknown keys and wrong types are one-line errors.
+
+        ``source`` (the file) and ``overrides`` (keys that came from command-line flags) only shape the message.
+        """
+        return from_mapping(cls, _normalise(d), source=source, overrides=overrides, what="study")
 
     @classmethod
-    def from_yaml(cls, path: str | os.PathLike) -> "CompareConfig":
-        import yaml
+    def from_yaml(cls, path: str | os.PathLike, **overrides: Any) -> "CompareConfig":
+        """A study from its YAML file, ``overrides`` (e.g. command-line flags) winning over the file's keys."""
+        from preattentive.config_schema import read_yaml
 
-        p = Path(path)
-        if not p.is_file():
-            raise ParamError(f"study config {str(p)!r} does not exist")
-        return cls.from_dict(yaml.safe_load(p.read_text()) or {})
+        data = {**read_yaml(path, what="study"), **overrides}
+        return cls.from_dict(data, source=path, overrides=tuple(overrides))
+
+
+def _normalise(d: Any) -> Any:
+    """The shorthands a study file may use: ``models: a,b`` and a test condition's scalar ``steps: 12``."""
+    if not isinstance(d, Mapping):
+        return d
+    d = dict(d)
+    if isinstance(d.get("models"), str):
+        d["models"] = [m.strip() for m in d["models"].split(",") if m.strip()]
+    if isinstance(d.get("tests"), (list, tuple)):
+        d["tests"] = [{**t, "steps": t["steps"] if isinstance(t.get("steps", [None]), (list, tuple))
+                       else [t["steps"]]} if isinstance(t, Mapping) and "steps" in t else t for t in d["tests"]]
+    return d
+
+
+def _test_family(cfg: CompareConfig, cond: TestCondition):
+    from preattentive.training.config import TEST_SEED_OFFSET
+    from preattentive.training.data import make_family
+
+    params = {**dict(cfg.params), **dict(cond.params)}
+    size = int(params.pop("size", cfg.size))
+    return make_family(cfg.task, params, size, cfg.seed + TEST_SEED_OFFSET)
 
 
 def _test_loader(cfg: CompareConfig, cond: TestCondition):
     """The test trials of a condition (seed + TEST_SEED_OFFSET), drawn once and shared by every model."""
-    from preattentive.training.config import TEST_SEED_OFFSET
-    from preattentive.training.data import held_out, make_family
+    from preattentive.training.data import held_out
 
-    params = {**dict(cfg.params), **dict(cond.params)}
-    size = int(params.pop("size", cfg.size))
-    fam = make_family(cfg.task, params, size, cfg.seed + TEST_SEED_OFFSET)
-    return held_out(fam, cfg.test_n, 2 * cfg.batch_size)
+    return held_out(_test_family(cfg, cond), cfg.test_n, 2 * cfg.batch_size)
+
+
+def preflight(cfg: CompareConfig, out: str | os.PathLike) -> dict[str, list[tuple[Path, Any]]]:
+    """Check the whole study before the first model trains; return each model's ``(run dir, TrainConfig)`` stages.
+
+    Every model id, net option, curriculum stage, data set and test condition is built once (nets discarded);
+    a run folder already in ``out`` must have been trained with the same settings (only budgets may differ).
+    """
+    from preattentive.training.preflight import preflight_supervised
+    from preattentive.training.runs import check_out_dir
+
+    stages = {m: cfg.stage_configs(m, out) for m in cfg.models}
+    for m in cfg.models:
+        for k, (run_dir, train_cfg) in enumerate(stages[m]):
+            if (run_dir / "run.json").is_file():  # reused or resumed: the same study's run, or an error
+                check_out_dir(run_dir, train_cfg, resume=True)
+            preflight_supervised(train_cfg, check_init=k == 0)
+    for cond in cfg.conditions:
+        _test_family(cfg, cond).trial(0)
+    return stages
 
 
 def _test_rows(net, cond: TestCondition, loader, base: dict[str, Any], target: str = "label") -> list[dict[str, Any]]:
@@ -249,7 +293,7 @@ def compare(cfg: CompareConfig, out: str | os.PathLike, *, show_progress: bool =
     from preattentive.training.runs import read_run, run_finished, write_json_atomic
 
     out = Path(out)
-    stages = {m: cfg.stage_configs(m, out) for m in cfg.models}  # validates every model's options up front
+    stages = preflight(cfg, out)  # every model, stage and test is checked before the first one trains
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "compare.json", cfg.to_dict())
     rows: list[dict[str, Any]] = []

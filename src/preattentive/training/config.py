@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from preattentive.config_schema import Seed, check_types
 from preattentive.stimuli.base import ParamError
 
 # Held-out data comes from the same family with a different generator seed, far from any training seed a user
@@ -16,6 +17,20 @@ TEST_SEED_OFFSET = 2_000_003  # test seed (used by `compare`) = seed + this
 STEP_LOSSES = ("final", "mean", "progressive")
 TARGETS = ("label", "mask")
 CLOCKS = ("wall", "cpu")
+
+
+def check_size_param(params: Mapping[str, Any], size: int, *, option: str = "size") -> None:
+    """The image side is given once: a task parameter ``size`` must equal ``size`` (else ParamError)."""
+    if "size" not in params:
+        return
+    given = params["size"]
+    try:
+        same = int(str(given)) == int(size)
+    except ValueError:
+        same = False
+    if not same:
+        raise ParamError(f"params size={given!r} conflicts with {option}={size}: give the image side once "
+                         f"(--size), not also as --param size")
 
 
 @dataclass(frozen=True)
@@ -42,7 +57,7 @@ class TrainConfig:
     weight_decay: float = 0.01  # AdamW decoupled weight decay
     warmup: float = 0.05  # fraction of the budget with linear warm-up, then cosine decay to 0
     grad_clip: float | None = 1.0  # max global gradient norm (None: no clipping)
-    seed: int = 0  # training generator seed and model-initialisation seed
+    seed: Seed = 0  # training generator seed and model-initialisation seed, in [0, 2**32 - 1]
     val_n: int = 256  # held-out validation trials (seed + VAL_SEED_OFFSET, items 0..val_n-1)
     val_every: int = 200  # validate every this many steps (and at the end); 0 = only at the end
     log_every: int = 20  # write a train metrics line every this many steps
@@ -57,6 +72,7 @@ class TrainConfig:
     # (e.g. the maze-path route, Bansal et al. 2022); accuracy is then the fraction of images with every pixel right
 
     def __post_init__(self) -> None:
+        check_types(self)  # every field against its annotation (pydantic), then the ranges below
         if self.steps is None and self.minutes is None:
             raise ParamError("give a budget: steps=N and/or minutes=M (both None)")
         if self.steps is not None and (isinstance(self.steps, bool) or int(self.steps) < 1):
@@ -82,6 +98,11 @@ class TrainConfig:
             raise ParamError(f"progressive_alpha={self.progressive_alpha!r}: expected a number in [0, 1]")
         if self.train_iters is not None and self.train_iters < 1:
             raise ParamError(f"train_iters={self.train_iters!r}: expected an integer >= 1")
+        check_size_param(self.params, self.size)
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ParamError(f"grad_clip={self.grad_clip!r}: expected > 0 or None")
+        if not self.weight_decay >= 0:
+            raise ParamError(f"weight_decay={self.weight_decay!r}: expected >= 0")
 
     @property
     def val_seed(self) -> int:

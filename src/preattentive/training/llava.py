@@ -35,7 +35,9 @@ from typing import Any, Callable
 
 import torch
 
-from preattentive.training.vlm_runs import CLOCKS, BudgetSchedule, RunWriter, configure_threads
+from preattentive.config_schema import Seed, check_types
+from preattentive.preflight import check_device, check_weights
+from preattentive.training.vlm_runs import CLOCKS, BudgetSchedule, RunWriter, check_run_dir, configure_threads
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class LlavaTrainConfig:
     freeze_vision: bool = True  # keep the tower fixed in both stages (the paper's recipe)
     clip_minutes: float = 5.0  # budget of the CLIP trained when vision is None, minutes
     batch_size: int = 32  # (image, question, answer) triples per step
-    stage1_steps: int = 2000  # projector-only steps on describe → caption (limit)
+    stage1_steps: int = 2000  # projector-only steps on describe → caption (limit; 0 skips stage 1)
     stage1_minutes: float | None = 0.5  # stage-1 budget, minutes of `clock`
     stage1_lr: float = 2e-3  # peak learning rate, stage 1
     stage1_lm: bool = False  # also train the (new) LM in stage 1; measured worse: it learns the training captions
@@ -70,13 +72,22 @@ class LlavaTrainConfig:
     eval_n: int = 256  # held-out scenes questions in the final check
     eval_every: int = 0  # steps between checks during stage 2 (0 = only at the end)
     max_new_tokens: int = 16  # generation limit when evaluating
-    seed: int = 0  # weight init and data streams
+    seed: Seed = 0  # weight init and data streams
     threads: int | None = None  # torch threads; None = torch's default
     device: str | None = "cpu"  # "cpu" (the measured recipes), "cuda", or None = cuda when available
 
     def __post_init__(self) -> None:
+        check_types(self)  # types first, then the ranges below
+        from preattentive.training.clip import _check_common
+
         if self.clock not in CLOCKS:
             raise ValueError(f"clock={self.clock!r}: expected one of {', '.join(CLOCKS)}")
+        _check_common(self, steps_min=1)
+        for name in ("batch_size", "max_new_tokens"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)}: expected an integer >= 1")
+        if self.pool is not None and self.pool < 1:
+            raise ValueError(f"pool={self.pool}: expected an integer >= 1 (1 = no pooling)")
         if self.loss_per not in ("token", "sample"):
             raise ValueError(f"loss_per={self.loss_per!r}: expected 'token' or 'sample'")
         if not 0.0 <= self.other_fraction <= 1.0:
@@ -116,10 +127,8 @@ def _run_stage(llava: Any, stage: int, batch_fn: Callable[[int], tuple], cfg: Ll
     root = writer.dir / "checkpoint"
     ckpt = latest_checkpoint(root) if resume else None
     if ckpt is not None:  # resume is per stage: a checkpoint is written when a stage ends
-        import json
-
-        load_checkpoint(ckpt, llava.model, None, restore_rng=False)
-        if json.loads((ckpt / "state.json").read_text())["extra"].get("stage", 0) >= stage:
+        saved = load_checkpoint(ckpt, llava.model, None, restore_rng=False)
+        if saved.extra.get("stage", 0) >= stage:
             return {"stage": stage, "steps": 0, "skipped": "finished before resume"}
     sched = BudgetSchedule(opt, cfg.warmup_steps, steps, minutes)
     llava.model.train()
@@ -180,8 +189,14 @@ def train_llava(config: LlavaTrainConfig | None = None, *, out: str | Path, resu
     from preattentive.training.clip import train_clip
     from preattentive.training.vlm_data import QAStream, qa_accuracy
 
+    unknown = sorted(set(fields) - {f.name for f in dataclasses.fields(LlavaTrainConfig)})
+    if unknown:
+        raise ValueError(f"unknown LLaVA training option {unknown[0]!r}")
     cfg = dataclasses.replace(config or LlavaTrainConfig(), **fields)
     cfg = dataclasses.replace(cfg, preset=PRESETS.resolve(cfg.preset))  # run.json names the version trained
+    # preflight: everything up to RunWriter is checked, loaded or built before the run folder is written
+    check_device(cfg.device)
+    check_run_dir(out, "llava", resume=resume)
     configure_threads(cfg.threads)
     arch = {k: v for k, v in dict(projector=cfg.projector, pool=cfg.pool, feature_layer=cfg.feature_layer,
                                   select_strategy=cfg.select_strategy).items() if v is not None}
@@ -195,8 +210,24 @@ def train_llava(config: LlavaTrainConfig | None = None, *, out: str | Path, resu
         check_pool(pool, tower)
     data = QAStream(cfg.scenes, other_fraction=cfg.other_fraction, seed=cfg.seed, qa_mix=cfg.qa_mix,
                     train_overrides=cfg.train_scenes)
-    writer = RunWriter(out, "llava", cfg, task=data.task(), resume=resume)
     vision_source = cfg.vision
+    clip = None
+    if cfg.vision == "scratch":
+        clip = build_clip("clip-tiny", texts=data.scenes_texts(), seed=cfg.seed)
+    elif cfg.vision is not None:  # a given tower: whole weights, loaded (or fetched) before anything is written
+        check_weights(where)
+        try:
+            clip = load_clip(cfg.vision, dtype="float32")  # train in fp32 whatever the device
+        except OSError as e:  # a hub id transformers could not fetch (no network, no such repository)
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ValueError(f"vision={cfg.vision!r}: {first}") from None
+    if resume:  # a damaged checkpoint is an error now, not after the record is rewritten
+        from preattentive.training.checkpoint import check_checkpoint, latest_checkpoint
+
+        ck = latest_checkpoint(Path(out) / "checkpoint")
+        if ck is not None:
+            check_checkpoint(ck)
+    writer = RunWriter(out, "llava", cfg, task=data.task(), resume=resume)
     if cfg.vision is None:  # the good recipe: a tiny CLIP trained with swap hard negatives
         vdir = writer.dir / "vision"
         if not (resume and (vdir / "model" / "config.json").is_file()):
@@ -204,10 +235,6 @@ def train_llava(config: LlavaTrainConfig | None = None, *, out: str | Path, resu
                        scenes=cfg.scenes,
                        threads=cfg.threads, device=cfg.device, resume=resume and (vdir / "run.json").is_file())
         clip, vision_source = load_clip(vdir, dtype="float32"), str(vdir)
-    elif cfg.vision == "scratch":
-        clip = build_clip("clip-tiny", texts=data.scenes_texts(), seed=cfg.seed)
-    else:
-        clip = load_clip(cfg.vision, dtype="float32")  # train in fp32 whatever the device
     clip.model.to(resolve_device(cfg.device))
     llava = build_llava(cfg.preset, vision=clip, texts=data.texts(), seed=cfg.seed, **arch)
     del clip

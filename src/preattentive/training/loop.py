@@ -17,10 +17,11 @@ import torch
 import torch.nn.functional as F
 
 from preattentive.stimuli.base import ParamError
-from preattentive.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from preattentive.training.checkpoint import latest_checkpoint, load_checkpoint, restore_rng_state, save_checkpoint
 from preattentive.training.config import TrainConfig
-from preattentive.training.data import held_out, make_family, net_inputs, train_loader
-from preattentive.training.losses import LossOutput, dense_logits, no_dense_target, solved, supervised_loss
+from preattentive.training.data import held_out, net_inputs, train_loader
+from preattentive.training.losses import LossOutput, dense_logits, solved, supervised_loss
+from preattentive.training.preflight import dry_run_loss, prepare_task
 from preattentive.training.runs import (append_metrics, build_net, check_out_dir, init_weights, truncate_metrics,
                                         write_json_atomic, write_model)
 
@@ -119,23 +120,6 @@ def _validate(model, loader, accelerator, steps, target: str = "label") -> dict[
     return {"acc": correct / n, "loss": loss / n, "n": int(n)}
 
 
-def _preflight(net: torch.nn.Module, loss_fn: LossFn, family) -> None:
-    """Run the loss once on two held-out trials, in eval mode, without gradients or RNG side effects."""
-    from torch.utils.data import default_collate
-
-    from preattentive.datasets.torch_view import TrialDataset
-
-    ds = TrialDataset(family, n=2)
-    batch = default_collate([ds[0], ds[1]])
-    was_training = net.training
-    net.eval()
-    try:
-        with torch.no_grad(), torch.random.fork_rng(devices=[]):
-            loss_fn(net, batch)
-    finally:
-        net.train(was_training)
-
-
 def train_supervised(config: TrainConfig, out: str | os.PathLike, *, resume: bool = False,
                      loss_fn: LossFn | None = None, model: torch.nn.Module | None = None,
                      show_progress: bool = True) -> RunResult:
@@ -159,22 +143,14 @@ def train_supervised(config: TrainConfig, out: str | os.PathLike, *, resume: boo
     from tqdm.auto import tqdm
 
     out = Path(out)
-    family = None if config.data else make_family(config.task, dict(config.params), config.size, config.seed)
-    val_family = make_family(config.task, dict(config.params), config.size, config.val_seed)
-    n_classes = (family or val_family).n_classes
-    if config.target == "mask":  # the net's classes are those of the per-pixel target
-        n_classes = int(getattr(family or val_family, "mask_classes", 0))
-        if n_classes < 1:
-            raise no_dense_target(config.task)
-    task = {"family": (family or val_family).id, "params": (family or val_family).params.to_dict(),
-            "seed": config.seed, "val_seed": config.val_seed, "n_classes": n_classes, "data": config.data}
+    setup = prepare_task(config)  # task, parameters and data set checked before anything is written
+    family, val_family, n_classes, task = setup.family, setup.val_family, setup.n_classes, setup.task
     accelerator = Accelerator()  # multi-CPU needs ACCELERATE_USE_CPU=1 (accelerate launch --cpu) under torchrun
     check_out_dir(out, config, resume=resume)  # before anything is written: bad input leaves nothing behind
     cuda = list(range(torch.cuda.device_count()))
     with torch.random.fork_rng(devices=cuda):  # the run's own RNG stream; the caller's global state is restored
         torch.manual_seed(config.seed)
-        n_queries = len(getattr(family or val_family, "queries", ()) or ())
-        net = model if model is not None else build_net(config, n_classes, n_queries)
+        net = model if model is not None else build_net(config, n_classes, setup.n_queries)
         ckpt_root = out / "checkpoint"
         resuming = resume and latest_checkpoint(ckpt_root) is not None
         if config.init_from and not resuming:  # a resumed run starts from its own checkpoint instead
@@ -182,12 +158,12 @@ def train_supervised(config: TrainConfig, out: str | os.PathLike, *, resume: boo
         n_params = sum(p.numel() for p in net.parameters() if p.requires_grad)
         model_id = getattr(net, "net_id", "") or config.model
         loss_fn = loss_fn or supervised_loss(config)
-        _preflight(net, loss_fn, val_family)  # a bad model/loss pairing fails here, before `out` exists
+        dry_run_loss(net, loss_fn, val_family)  # a bad model/loss pairing fails here, before `out` exists
         accelerator.wait_for_everyone()  # every process has checked `out` before the main one creates it
         optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        start_step, before = 0, None
-        if resuming:
-            ck = load_checkpoint(ckpt_root, net, optimizer)
+        start_step, before, ck = 0, None, None
+        if resuming:  # the RNG is restored below, once the loaders have drawn their start-up seeds
+            ck = load_checkpoint(ckpt_root, net, optimizer, restore_rng=False)
             start_step, before = ck.step, ck.elapsed
         out.mkdir(parents=True, exist_ok=True)
         if accelerator.is_main_process:
@@ -230,7 +206,9 @@ def train_supervised(config: TrainConfig, out: str | os.PathLike, *, resume: boo
                                 elapsed=clock.elapsed(), extra={"val": val})
             clock.exclude(t)
 
-        it = iter(loader)
+        it = iter(loader)  # draws the loader's base seed from the global RNG, as the uninterrupted run did
+        if ck is not None:  # ... so the stream now continues exactly where the checkpoint left it
+            restore_rng_state(ck.path)
         while not done():
             lr = config.lr * lr_factor(progress(), config.warmup)
             for g in optimizer.param_groups:
@@ -294,13 +272,13 @@ def load_run(path: str | os.PathLike):
     >>> record["kind"]  # doctest: +SKIP
     'supervised'
     """
-    from preattentive.training.runs import read_run
+    from preattentive.training.runs import model_dir as weights_of, read_run
 
     from preattentive.models import kinds
 
     path = Path(path)
     record = read_run(path)
-    model_dir = path / record.get("model_dir", "model")
+    model_dir = weights_of(path)  # present, and every safetensors file whole
     try:  # the model-kind registry says which loader reads this run kind
         kind = kinds.kind_for_run(str(record.get("kind")))
     except ValueError as e:

@@ -19,6 +19,8 @@ from typing import Any
 
 import torch
 
+from preattentive.config_schema import RunRecord, read_json, read_record
+from preattentive.preflight import check_weights
 from preattentive.stimuli.base import ParamError
 
 # Options that may change when a run is resumed: extending the budget is the point of resuming.
@@ -39,10 +41,25 @@ def append_metrics(path: Path, record: dict[str, Any]) -> None:
 
 
 def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """All records of a ``metrics.jsonl`` (a run directory or the file)."""
+    """All records of a ``metrics.jsonl`` (a run directory or the file).
+
+    A torn last line (the process was killed while appending it) is dropped; a bad line elsewhere is an error.
+    """
     p = Path(path)
     p = p / "metrics.jsonl" if p.is_dir() else p
-    return [json.loads(line) for line in p.read_text().splitlines() if line.strip()] if p.exists() else []
+    if not p.exists():
+        return []
+    lines = [line for line in p.read_text(errors="replace").splitlines() if line.strip()]
+    out = []
+    for k, line in enumerate(lines):
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            if k == len(lines) - 1:
+                break
+            raise ParamError(f"{p}: line {k + 1} is not valid JSON ({e.msg}); expected one JSON object per line") \
+                from None
+    return out
 
 
 def truncate_metrics(path: Path, step: int) -> None:
@@ -56,11 +73,25 @@ def truncate_metrics(path: Path, step: int) -> None:
 
 
 def read_run(path: str | os.PathLike) -> dict[str, Any]:
-    """The ``run.json`` record of a run directory (a ``ParamError`` naming the path when absent)."""
+    """The ``run.json`` record of a run directory, checked (:class:`~preattentive.config_schema.RunRecord`).
+
+    A missing, unreadable or malformed record is a one-line ``ParamError`` naming the file.
+    """
     f = Path(path) / "run.json"
     if not f.is_file():
         raise ParamError(f"{str(path)!r} is not a run directory: expected {f}")
-    return json.loads(f.read_text())
+    return read_record(f, RunRecord, what="run record")
+
+
+def model_dir(path: str | os.PathLike, *, check: bool = True) -> Path:
+    """The weights folder of a run directory (``run.json``'s ``model_dir``), its safetensors files checked."""
+    p = Path(path)
+    d = p / read_run(p).get("model_dir", "model")
+    if check:
+        if not d.is_dir():
+            raise ParamError(f"run {str(p)!r}: its model folder {d} is missing; expected a finished run")
+        check_weights(d)
+    return d
 
 
 def run_finished(run: Path) -> bool:
@@ -94,10 +125,25 @@ def build_net(config, n_classes: int, n_queries: int = 0) -> torch.nn.Module:
     """
     from preattentive.models import make_net
 
-    kw = dict(config.model_overrides)
+    kw = check_net_options(config.model, config.model_overrides)
     if n_queries and "num_queries" not in kw:
         kw["num_queries"] = n_queries
     return make_net(config.model, num_classes=n_classes, image_size=config.size, **kw)
+
+
+def check_net_options(model: str, overrides: Any) -> dict[str, Any]:
+    """``overrides`` of net ``model``'s config, each checked (and coerced) against its field's type.
+
+    A wrong type is a one-line ``ConfigError`` (``net option widths='abc': expected a list``), never a failure deep
+    inside the net's constructor; unknown names are left to ``make_net``, which lists the allowed ones.
+    """
+    import typing
+
+    from preattentive.config_schema import check_value
+    from preattentive.models.base import net_spec
+
+    hints = typing.get_type_hints(type(net_spec(model).config))
+    return {k: check_value(hints[k], v, f"net option {k}") if k in hints else v for k, v in dict(overrides).items()}
 
 
 def init_weights(net: torch.nn.Module, source: str | os.PathLike) -> None:
@@ -108,10 +154,12 @@ def init_weights(net: torch.nn.Module, source: str | os.PathLike) -> None:
     from preattentive.models import load_net
 
     p = Path(source)
-    model_dir = p / read_run(p).get("model_dir", "model") if (p / "run.json").is_file() else p
-    if not (model_dir / "config.json").is_file():
+    weights = p / read_run(p).get("model_dir", "model") if (p / "run.json").is_file() else p
+    if not (weights / "config.json").is_file():
         raise ParamError(f"init_from={str(source)!r}: expected a finished run directory or a saved model directory")
-    src = load_net(model_dir).state_dict()
+    read_json(weights / "config.json", what="saved net config")
+    check_weights(weights)
+    src = load_net(weights).state_dict()
     dst = net.state_dict()
     bad = sorted(set(src) ^ set(dst)) or [k for k in dst if dst[k].shape != src[k].shape]
     if bad:

@@ -21,10 +21,35 @@ LOADERS = {"clip": "preattentive.models.clip:load_clip", "llava": "preattentive.
 
 def configure_threads(threads: int | None) -> None:
     """Set torch's intra-op threads when asked (the CLI's ``--threads``); None leaves torch's default."""
-    if threads:
+    from preattentive.preflight import check_threads
+
+    if check_threads(threads) is not None:
         import torch
 
         torch.set_num_threads(int(threads))
+
+
+def check_run_dir(out: str | os.PathLike, kind: str, *, resume: bool) -> None:
+    """Preflight of a CLIP / LLaVA run folder, before anything is written.
+
+    A new run needs an absent or empty folder; ``resume`` needs a run of this ``kind`` there (its ``run.json``).
+    """
+    from preattentive.config_schema import RunRecord, read_record
+    from preattentive.preflight import check_new_out
+
+    d = Path(out)
+    record_path = d / "run.json"
+    if not resume:
+        if record_path.exists():
+            raise FileExistsError(f"{d} already holds a run; pass resume=True (--resume) or choose another out")
+        check_new_out(d, resume_hint=False)
+        return
+    if not record_path.is_file():
+        raise FileNotFoundError(f"nothing to resume in {str(d)!r}: no run.json there (drop --resume to start a new "
+                                "run)")
+    have = read_record(record_path, RunRecord, what="run record").get("kind")
+    if have != kind:
+        raise ValueError(f"cannot resume {str(d)!r} as a {kind} run: its run.json has kind={have!r}")
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -34,14 +59,16 @@ def _write_json(path: Path, obj: Any) -> None:
 
 
 class RunWriter:
-    """Creates a run directory, appends metrics, and finishes it with the model and the final record."""
+    """Creates a run directory, appends metrics, and finishes it with the model and the final record.
+
+    Create it last, once the model, data and checkpoint have loaded: it is the first thing that writes.
+    """
 
     def __init__(self, out: str | os.PathLike, kind: str, config: Any, *, task: dict[str, Any],
                  resume: bool = False) -> None:
         self.dir = Path(out)
         record_path = self.dir / "run.json"
-        if record_path.exists() and not resume:
-            raise FileExistsError(f"{self.dir} already holds a run; pass resume=True (--resume) or choose another out")
+        check_run_dir(self.dir, kind, resume=resume)
         self.dir.mkdir(parents=True, exist_ok=True)
         from preattentive import __version__
 
