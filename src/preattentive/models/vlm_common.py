@@ -4,6 +4,7 @@ reading ``model_type``, loading processors on a CPU-only install, image batches.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from pathlib import Path
 from typing import Any, Iterator, Sequence
