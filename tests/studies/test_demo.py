@@ -46,6 +46,15 @@ def test_demo_quick_end_to_end(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     from preattentive import stimuli
 
+    # the quick curriculum: 4 steps on rung 0, then 6 on rung 1 from those weights, for both nets
+    for net in summary["nets"]:
+        assert net["stages"] == 2 and net["steps"] == 10, net
+        first = json.loads((out / "runs" / f"{net['model']}-stage1" / "run.json").read_text())
+        last = json.loads((out / "runs" / net["model"] / "run.json").read_text())
+        assert first["config"]["params"] == {"level": 0} and first["steps"] == 4
+        assert last["config"]["params"] == {"level": 1} and last["steps"] == 6
+        assert last["config"]["init_from"] == str(out / "runs" / f"{net['model']}-stage1")
+
     # the physiology tables carry the RF control's columns, and the control holds on the trained models
     assert {r["model"] for r in summary["physiology"]["layers"]} >= {"cnn-30k@figure-ground", "blt-30k@figure-ground",
                                                                       "clip-hn"}

@@ -53,6 +53,10 @@ class DemoConfig:
     net_lr: float = 2e-3  # peak AdamW learning rate
     net_val_n: int = 128  # held-out validation trials at the end of training
     net_step_loss: str = "mean"  # recurrent nets: loss on the "final" step, the "mean" over steps, "progressive"
+    # per net task, training in stages (a curriculum, as Linsley et al. 2018 / Kim et al. 2020 train Pathfinder):
+    # each stage {level: rung, steps: N[, minutes: cap]} on its own set, from the previous stage's weights; the
+    # last stage's run is the net. A task not listed trains net_steps on the net_mix_levels set.
+    net_curriculum: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # CLIP (NegCLIP hard negatives, Yuksekgonul et al. 2023) and LLaVA on its tower
     clip_preset: str = "clip-tiny"  # models.clip preset id
     clip_steps: int = 3000  # step limit
@@ -104,6 +108,8 @@ class DemoConfig:
                 raise ParamError(f"{name}={getattr(self, name)!r}: expected > 0")
         if not 0 < self.bo_alpha < 1:
             raise ParamError(f"bo_alpha={self.bo_alpha!r}: expected a significance level in (0, 1)")
+        for task, stages in self.net_curriculum.items():
+            _check_curriculum(task, stages)
         for task in self.net_tasks:
             check_name(task, what="net task")  # it names folders: data/<task>-train, runs/<net>@<task>
         check_threads(self.threads)
@@ -134,11 +140,29 @@ class DemoConfig:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
 
 
+def _check_curriculum(task: str, stages: Any) -> None:
+    """One-line errors for a ``net_curriculum`` entry: a non-empty list of ``{level, steps[, minutes]}``."""
+    check_name(task, what="net task")
+    if not isinstance(stages, list) or not stages:
+        raise ParamError(f"net_curriculum[{task!r}]={stages!r}: expected a non-empty list of {{level, steps}} stages")
+    for k, st in enumerate(stages):
+        where = f"net_curriculum[{task!r}][{k}]"
+        if not isinstance(st, dict) or set(st) - {"level", "steps", "minutes"} or not {"level", "steps"} <= set(st):
+            raise ParamError(f"{where}={st!r}: expected a mapping with level, steps and optionally minutes")
+        if isinstance(st["level"], bool) or not isinstance(st["level"], int) or st["level"] < 0:
+            raise ParamError(f"{where}: level={st['level']!r}: expected a rung index >= 0")
+        if isinstance(st["steps"], bool) or not isinstance(st["steps"], int) or st["steps"] < 1:
+            raise ParamError(f"{where}: steps={st['steps']!r}: expected an integer >= 1")
+        if "minutes" in st and not (isinstance(st["minutes"], (int, float)) and st["minutes"] > 0):
+            raise ParamError(f"{where}: minutes={st['minutes']!r}: expected > 0")
+
+
 # What ``--quick`` changes (mirrored in the YAML's ``quick:`` section, which wins over these): every stage still
 # runs, on micro models and a few trials, in about a minute.
 QUICK: dict[str, Any] = {
     "preview_cols": 3, "net_tasks": ("figure-ground",), "net_train_n": 160, "net_steps": 10, "net_minutes": 0.1,
-    "net_batch_size": 16, "net_val_n": 16, "clip_preset": "clip-micro", "clip_steps": 15, "clip_minutes": 0.1,
+    "net_batch_size": 16, "net_val_n": 16,
+    "net_curriculum": {"figure-ground": [{"level": 0, "steps": 4}, {"level": 1, "steps": 6}]}, "clip_preset": "clip-micro", "clip_steps": 15, "clip_minutes": 0.1,
     "clip_batch_size": 16, "clip_eval_n": 16, "llava_preset": "llava-micro", "llava_batch_size": 8,
     "llava_stage1_steps": 5, "llava_stage1_minutes": 0.05, "llava_stage2_steps": 10, "llava_stage2_minutes": 0.1,
     "llava_check_n": 8, "eval_n": 8, "eval_levels": ("first", "last"), "llava_eval_n": 4, "probe_n": 16,

@@ -85,30 +85,47 @@ def stage_nets(ctx: Context) -> None:
         if not _has_family(task):
             ctx.notes.add("training", f"nets on {task}: the {task} family is not built yet; left out")
             continue
-        # every difficulty rung in turn (mix_levels), so that the nets are tested on the distribution they saw
-        params = {"mix_levels": True} if cfg.net_mix_levels else {}
-        data = ctx.out / "data" / f"{task}-train"
-        set_params = {"size": cfg.net_size, **params}
-        status = set_status(data, task, cfg.net_train_n, seed=cfg.seed, params=set_params)
-        if status != "complete":  # an interrupted set is continued, another one replaced
-            generate_set(task, cfg.net_train_n, data, seed=cfg.seed, params=set_params,
-                         workers=cfg.workers, overwrite=status == "other", preview=False)
-            ctx.log(f"  training set {task}: {cfg.net_train_n} trials in {data}")
+        # every difficulty rung in turn (mix_levels), so that the nets are tested on the distribution they saw;
+        # or the task's curriculum: one set per stage, each stage starting from the previous stage's weights
+        plan = [(f"{task}-train", {"mix_levels": True} if cfg.net_mix_levels else {}, cfg.net_steps,
+                 cfg.net_minutes)]
+        if task in cfg.net_curriculum:
+            plan = [(f"{task}-L{st['level']}-train", {"level": st["level"]}, st["steps"],
+                     float(st.get("minutes", cfg.net_minutes))) for st in cfg.net_curriculum[task]]
+        sets = []
+        for set_name, params, _, _ in plan:
+            data = ctx.out / "data" / set_name
+            set_params = {"size": cfg.net_size, **params}
+            status = set_status(data, task, cfg.net_train_n, seed=cfg.seed, params=set_params)
+            if status != "complete":  # an interrupted set is continued, another one replaced
+                generate_set(task, cfg.net_train_n, data, seed=cfg.seed, params=set_params,
+                             workers=cfg.workers, overwrite=status == "other", preview=False)
+                ctx.log(f"  training set {set_name}: {cfg.net_train_n} trials in {data}")
+            sets.append(data)
         for net in (cfg.feedforward_net, cfg.recurrent_net):
             name = f"{net}@{task}"  # display name in tables; the task decides what it is tested on
-            run = ctx.run_dir(name)
-            if not run_finished(run):
-                tc = TrainConfig(model=net, task=task, params=params, size=cfg.net_size, steps=cfg.net_steps,
-                                 minutes=cfg.net_minutes, batch_size=cfg.net_batch_size, lr=cfg.net_lr,
-                                 seed=cfg.seed, val_n=cfg.net_val_n, val_every=0, ckpt_every=0,
-                                 step_loss=cfg.net_step_loss, data=str(data))
-                result = train_supervised(tc, run, show_progress=False)
-                ctx.log(f"  trained {name}: {result.steps} steps, validation accuracy "
-                        f"{result.val.get('acc', float('nan')):.3f}")
+            run, prev = ctx.run_dir(name), None
+            for k, ((_, params, steps, minutes), data) in enumerate(zip(plan, sets)):
+                last = k == len(plan) - 1
+                stage_run = run if last else ctx.run_dir(f"{name}-stage{k + 1}")
+                if not run_finished(stage_run):
+                    tc = TrainConfig(model=net, task=task, params=params, size=cfg.net_size, steps=steps,
+                                     minutes=minutes, batch_size=cfg.net_batch_size, lr=cfg.net_lr,
+                                     seed=cfg.seed, val_n=cfg.net_val_n, val_every=0, ckpt_every=0,
+                                     step_loss=cfg.net_step_loss, data=str(data), init_from=prev)
+                    result = train_supervised(tc, stage_run, show_progress=False)
+                    ctx.log(f"  trained {name}" + ("" if len(plan) == 1 else f" stage {k + 1}/{len(plan)} "
+                            f"(level {params.get('level')})") + f": {result.steps} steps, validation accuracy "
+                            f"{result.val.get('acc', float('nan')):.3f}")
+                prev = str(stage_run)
             ctx.runs[name] = run
             record = json.loads((run / "run.json").read_text())
+            steps = record.get("steps")  # a curriculum's steps: every stage's
+            if len(plan) > 1:
+                steps = sum(json.loads((ctx.run_dir(f"{name}-stage{k + 1}") / "run.json").read_text()).get("steps", 0)
+                            for k in range(len(plan) - 1)) + (steps or 0)
             ctx.summary.setdefault("nets", []).append({
-                "model": name, "n_params": record.get("n_params"), "steps": record.get("steps"),
+                "model": name, "n_params": record.get("n_params"), "steps": steps, "stages": len(plan),
                 "wall_s": round(float(record.get("elapsed", {}).get("wall", float("nan"))), 1),
                 "val_acc": record.get("val", {}).get("acc"), "val_n": record.get("val", {}).get("n")})
 
