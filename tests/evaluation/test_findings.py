@@ -114,6 +114,25 @@ def test_feedforward_better_is_reported_the_same_way():
     assert [x.verdict for x in f.items if x.kind == "ff-vs-recurrent"] == ["feedforward better"]
 
 
+def test_pair_finding_lists_accuracy_by_rung_and_the_training_regime():
+    """Where the difference lies (rung by rung) and what the nets were trained on are stated in the sentence."""
+    n = 100
+    ff = [np.ones(n, bool), np.ones(n, bool), bern(0.97, n, 1), bern(0.5, n, 2)]
+    rec = [np.ones(n, bool), np.ones(n, bool), bern(0.5, n, 3), bern(0.5, n, 4)]
+    regime = "rungs 0, 1 only (a curriculum of 150 steps on rung 0 then 250 steps on rung 1)"
+    f = compute_findings(pd.concat([rows("ff", "supervised", "a", ff), rows("rec", "supervised", "a", rec)]),
+                         pairs=[("ff", "rec")], trained_on={"ff": regime, "rec": regime})
+    pair = [x for x in f.items if x.kind == "ff-vs-recurrent"][0]
+    assert pair.verdict == "feedforward better"
+    assert [b["level"] for b in pair.numbers["by_level"]] == [0, 1, 2, 3]
+    assert pair.numbers["by_level"][2] == {"level": 2, "feedforward": 0.97, "recurrent": 0.5}
+    assert f"both trained on {regime}" in pair.text
+    assert "by rung (ff / rec): 0: 1.00 / 1.00, 1: 1.00 / 1.00, 2: 0.97 / 0.50, 3: 0.50 / 0.50" in pair.text
+    other = compute_findings(pd.concat([rows("ff", "supervised", "a", ff), rows("rec", "supervised", "a", rec)]),
+                             pairs=[("ff", "rec")], trained_on={"ff": "every rung", "rec": "rung 0"})
+    assert "ff trained on every rung, rec on rung 0" in [x for x in other.items if x.kind == "ff-vs-recurrent"][0].text
+
+
 def test_probe_vs_answer_information_present_but_not_used():
     ev = pd.concat([rows("clip", "zero-shot", "t", [bern(0.55, 100, 1), bern(0.5, 100, 2), bern(0.6, 100, 3)]),
                     rows("clip", "probe", "t", [bern(0.95, 100, 4), bern(0.9, 100, 5)])])

@@ -54,6 +54,12 @@ def test_demo_quick_end_to_end(tmp_path):
         assert first["config"]["params"] == {"level": 0} and first["steps"] == 4
         assert last["config"]["params"] == {"level": 1} and last["steps"] == 6
         assert last["config"]["init_from"] == str(out / "runs" / f"{net['model']}-stage1")
+    # the study records what the nets were trained on, and the pair finding states it
+    trained = json.loads((out / "study.json").read_text())["trained_on"]
+    regime = "rungs 0, 1 only (a curriculum of 4 steps on rung 0 then 6 steps on rung 1)"
+    assert trained == {"cnn-30k@figure-ground": regime, "blt-30k@figure-ground": regime}
+    pair = [f for f in json.loads((out / "findings.json").read_text())["findings"] if f["kind"] == "ff-vs-recurrent"]
+    assert len(pair) == 1 and f"both trained on {regime}" in pair[0]["text"] and "by rung (" in pair[0]["text"]
 
     # the physiology tables carry the RF control's columns, and the control holds on the trained models
     assert {r["model"] for r in summary["physiology"]["layers"]} >= {"cnn-30k@figure-ground", "blt-30k@figure-ground",

@@ -13,7 +13,9 @@ reported exactly like one for it. The rules (also printed in the report's Method
   lies above that halfway point, else "no threshold inside the ladder".
 - **feedforward vs recurrent**: per task, the recurrent net's accuracy minus its feedforward partner's on the same
   trials, a 95 % Wald interval for the paired difference, and McNemar's exact test: p < 0.05 gives "recurrent
-  better" or "feedforward better", otherwise "no detectable difference at n = N".
+  better" or "feedforward better", otherwise "no detectable difference at n = N". The sentence lists both nets'
+  accuracy per rung (where the difference lies) and, when the study records it, the rungs they were trained on
+  (rungs beyond those test transfer, not the trained task).
 - **probe vs answer**: a linear probe of the model's features against its own answers on the same rungs: probe
   interval wholly above the answers' → "information present but not used"; wholly below → "the model's answer
   uses more than the probed layer holds"; overlapping → "the answer uses what the layer holds".
@@ -181,9 +183,14 @@ def threshold_findings(acc: pd.DataFrame, fits: pd.DataFrame, status: pd.DataFra
     return out
 
 
-def pair_findings(ev: pd.DataFrame, pairs: Iterable[tuple[str, str]], status: pd.DataFrame) -> list[Finding]:
-    """The feedforward-vs-recurrent rule for every (feedforward, recurrent) pair and shared task."""
+def pair_findings(ev: pd.DataFrame, pairs: Iterable[tuple[str, str]], status: pd.DataFrame,
+                  acc: pd.DataFrame | None = None, trained_on: dict[str, str] | None = None) -> list[Finding]:
+    """The feedforward-vs-recurrent rule for every (feedforward, recurrent) pair and shared task.
+
+    ``acc`` (:func:`~preattentive.evaluation.results.accuracy_table` rows) adds both nets' accuracy per rung;
+    ``trained_on`` (model name -> what it was trained on, e.g. "rungs 0, 1") adds the training regime."""
     out = []
+    trained_on = trained_on or {}
     st = status.set_index(["model", "task"])["status"] if len(status) else pd.Series(dtype=str)
     for ff, rec in pairs:
         if not ({ff, rec} <= set(ev["model"])):
@@ -201,13 +208,35 @@ def pair_findings(ev: pd.DataFrame, pairs: Iterable[tuple[str, str]], status: pd
                 verdict = "recurrent better" if d > 0 else "feedforward better"
             else:
                 verdict = f"no detectable difference at n = {r.n}"
+            by_level = _by_level(acc, ff, rec, r.task) if acc is not None else []
+            if by_level:
+                nums["by_level"] = by_level
+            regime = {trained_on.get(ff), trained_on.get(rec)} - {None}
+            context = "; ".join(
+                ([f"both trained on {regime.pop()}"] if len(regime) == 1 else
+                 [f"{ff} trained on {trained_on[ff]}, {rec} on {trained_on[rec]}"] if len(regime) == 2 else [])
+                + ([f"by rung ({ff} / {rec}): " + ", ".join(f"{b['level']}: {_f(b['feedforward'])} / "
+                                                           f"{_f(b['recurrent'])}" for b in by_level)]
+                   if by_level else []))
             text = (f"{r.task}: {rec} {r.acc_b:.3f} vs {ff} {r.acc_a:.3f} (recurrent − feedforward = {d:+.3f}, 95 % CI "
                     f"[{lo:+.3f}, {hi:+.3f}], McNemar exact p = {r.p_value:.3g}, n = {r.n}): {verdict}"
-                    + (" — both nets at chance or at ceiling at every rung, so the comparison cannot move."
-                       if verdict == "not informative" else "."))
+                    + (" — both nets at chance or at ceiling at every rung, so the comparison cannot move"
+                       if verdict == "not informative" else "") + (f" [{context}]." if context else "."))
             out.append(Finding("ff-vs-recurrent", rec, text, verdict, task=r.task, numbers={
                 **nums, "feedforward": ff, "recurrent": rec}))
     return out
+
+
+def _by_level(acc: pd.DataFrame, ff: str, rec: str, task: str) -> list[dict[str, Any]]:
+    """Both nets' accuracy at each rung of ``task`` both were tested on (level order)."""
+    t = acc[(acc["task"] == task) & acc["model"].isin([ff, rec])]
+    if t.empty:
+        return []
+    w = t.pivot_table(index="level", columns="model", values="accuracy", aggfunc="mean")
+    if not {ff, rec} <= set(w.columns):
+        return []
+    return [{"level": int(lv) if float(lv).is_integer() else float(lv), "feedforward": float(row[ff]),
+             "recurrent": float(row[rec])} for lv, row in w.dropna().sort_index().iterrows()]
 
 
 def probe_findings(acc: pd.DataFrame, status: pd.DataFrame) -> list[Finding]:
@@ -346,8 +375,8 @@ def paragraphs(items: list[Finding], status: pd.DataFrame, steps: dict[str, int]
 
 
 def compute_findings(ev: pd.DataFrame, *, pairs: Iterable[tuple[str, str]] = (),
-                     not_applicable: Iterable[dict[str, Any]] = (), physiology: dict[str, pd.DataFrame] | None = None
-                     ) -> Findings:
+                     not_applicable: Iterable[dict[str, Any]] = (), physiology: dict[str, pd.DataFrame] | None = None,
+                     trained_on: dict[str, str] | None = None) -> Findings:
     """Every finding of a study from its evaluation rows (and physiology tables), by the rules of :data:`RULES`.
 
     Parameters
@@ -357,6 +386,7 @@ def compute_findings(ev: pd.DataFrame, *, pairs: Iterable[tuple[str, str]] = (),
     not_applicable : blocks that were not evaluated because the model could not be asked ({model, method,
         family, reason}).
     physiology : ``{"bo_summary", "fg", "departure"}`` tables (``DIR/physiology/*.parquet``), optional.
+    trained_on : model name -> what it was trained on ("rungs 0, 1"), stated in the pair findings.
 
     Example
     -------
@@ -373,7 +403,7 @@ def compute_findings(ev: pd.DataFrame, *, pairs: Iterable[tuple[str, str]] = (),
                              f"{r.reason.removeprefix('not applicable: ')}.", r.status, task=r.task, method=r.method))
     if len(ev):
         items += threshold_findings(acc, psychometric_table(ev), status)
-        items += pair_findings(ev, list(pairs), status)
+        items += pair_findings(ev, list(pairs), status, acc, trained_on)
         items += probe_findings(acc, status)
     items += physiology_findings(physiology.get("bo_summary"), physiology.get("fg"), physiology.get("departure"))
     steps: dict[str, int] = {}

@@ -333,7 +333,8 @@ def _rules_text() -> str:
 def study_findings(study: Path, ev: pd.DataFrame, header: dict[str, Any]):
     """The study's findings by :mod:`preattentive.evaluation.findings` (None without any result table).
 
-    ``study.json``'s ``pairs`` names the (feedforward, recurrent) pairs to compare; ``not_applicable.json`` lists
+    ``study.json``'s ``pairs`` names the (feedforward, recurrent) pairs to compare (``trained_on``: what each
+    net was trained on); ``not_applicable.json`` lists
     the blocks a study did not evaluate because the model could not be asked; ``physiology/*.parquet`` the
     physiology summaries."""
     from preattentive.evaluation.findings import compute_findings
@@ -347,7 +348,10 @@ def study_findings(study: Path, ev: pd.DataFrame, header: dict[str, Any]):
     if ev.empty and not phys and not na:
         return None
     pairs = [tuple(p) for p in header.get("pairs", []) if isinstance(p, (list, tuple)) and len(p) == 2]
-    return compute_findings(ev, pairs=pairs, not_applicable=na if isinstance(na, list) else [], physiology=phys)
+    trained = header.get("trained_on")
+    trained = {str(k): str(v) for k, v in trained.items()} if isinstance(trained, dict) else {}
+    return compute_findings(ev, pairs=pairs, not_applicable=na if isinstance(na, list) else [], physiology=phys,
+                            trained_on=trained)
 
 
 def _findings_section(findings) -> Section:

@@ -140,6 +140,17 @@ class DemoConfig:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
 
 
+def _trained_on(config: DemoConfig, task: str) -> str:
+    """What the nets were trained on for ``task``, in words, for the findings (rungs beyond it test transfer)."""
+    stages = config.net_curriculum.get(task)
+    if stages:
+        levels = sorted({st["level"] for st in stages})
+        return (f"rung{'s' if len(levels) > 1 else ''} {', '.join(map(str, levels))} only (a curriculum of "
+                + " then ".join(f"{st['steps']} steps on rung {st['level']}" for st in stages) + ")")
+    return (f"every rung in turn ({config.net_steps} steps)" if config.net_mix_levels
+            else f"the family's default parameters ({config.net_steps} steps)")
+
+
 def _check_curriculum(task: str, stages: Any) -> None:
     """One-line errors for a ``net_curriculum`` entry: a non-empty list of ``{level, steps[, minutes]}``."""
     check_name(task, what="net task")
@@ -246,7 +257,9 @@ def _run(config: DemoConfig, out: Path, log: Callable[[str], None], command: str
                         "evaluation on held-out trials; figure-ground and border-ownership physiology."),
         "command": command,
         # the (feedforward, recurrent) pairs the findings compare, trained on the same task with the same budget
-        "pairs": [[f"{config.feedforward_net}@{t}", f"{config.recurrent_net}@{t}"] for t in config.net_tasks]})
+        "pairs": [[f"{config.feedforward_net}@{t}", f"{config.recurrent_net}@{t}"] for t in config.net_tasks],
+        "trained_on": {f"{net}@{t}": _trained_on(config, t) for t in config.net_tasks
+                       for net in (config.feedforward_net, config.recurrent_net)}})
     (out / "errors.log").unlink(missing_ok=True)
     notes = Notes()
     ctx = stages.Context(cfg=config, out=out, notes=notes, log=log)
