@@ -80,3 +80,25 @@ def test_bad_params_are_one_line_errors(fid):
         with pytest.raises(ParamError, match=needle) as e:
             stimuli.make(fid, **kwargs)
         assert "\n" not in str(e.value)
+
+
+def test_latest_lists_the_newest_version_of_each_family_once(toy_family):
+    from tests.conftest import ToyFamily
+
+    class ToyV2(ToyFamily):
+        id = "toy-dots-v2"
+
+    stimuli.REGISTRY.register(ToyV2.id, ToyV2)
+    try:
+        latest = stimuli.latest()
+        assert "toy-dots-v2" in latest and "toy-dots-v1" not in latest
+        assert {"toy-dots-v1", "toy-dots-v2"} <= set(stimuli.list())  # the old version stays available by id
+        assert len(latest) == len(stimuli.REGISTRY.names()) == len({f.rsplit("-v", 1)[0] for f in latest})
+        # "every family" in a suite is the newest versions only
+        from preattentive.evaluation.suites import suite_from_dict
+
+        blocks = suite_from_dict({"name": "s", "n": 2, "size": 32, "families": [{"family": "*"}]}).blocks()
+        ids = {b.family for b in blocks}
+        assert "toy-dots-v2" in ids and "toy-dots-v1" not in ids
+    finally:
+        stimuli.REGISTRY._entries.pop(ToyV2.id, None)

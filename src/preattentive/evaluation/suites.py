@@ -7,7 +7,7 @@ A suite file (see ``evaluation/suites/core.yaml``)::
     size: 64         # image side, px
     n: 200           # trials per (family, level)
     families:
-      - family: "*"  # every registered family
+      - family: "*"  # the newest version of every registered family
         levels: all  # or [0, 2, 4], or [first, last]
         params: {}   # extra family parameters (optional)
         n: 100       # per-entry override (optional)
@@ -73,7 +73,7 @@ class Block:
 
 @dataclass(frozen=True)
 class SuiteEntry:
-    family: str  # family id or "*" (all registered families)
+    family: str  # family id or "*" (the newest version of every registered family)
     levels: str | int | tuple[str | int, ...] = "all"  # "all", rung indices, or names "first" / "middle" / "last"
     params: dict[str, Any] = field(default_factory=dict)
     n: int | None = None  # trials per level; None = the suite's n
@@ -106,7 +106,7 @@ class Suite:
 
         out: list[Block] = []
         for e in self.entries:
-            ids = stimuli.list() if e.family == "*" else [stimuli.REGISTRY.resolve(e.family)]
+            ids = stimuli.latest() if e.family == "*" else [stimuli.REGISTRY.resolve(e.family)]
             for fid in ids:
                 if families is not None and fid not in families and fid.rsplit("-v", 1)[0] not in families:
                     continue

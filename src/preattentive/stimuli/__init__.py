@@ -38,6 +38,13 @@ def list() -> list[str]:  # noqa: A001 - the registry's public verb
     return REGISTRY.list()
 
 
+def latest() -> list[str]:
+    """The newest version of every family, e.g. ``["border-ownership-v1", "counting-v2", ...]``: what "every
+    family" means for a suite, a study or a training mix (older versions stay available by their full id, so
+    that published sets can be regenerated, but are not evaluated twice)."""
+    return [REGISTRY.resolve(name) for name in REGISTRY.names()]
+
+
 def get(id: str) -> type[StimulusFamily]:
     """The family class for ``id``."""
     return REGISTRY.get(id)
@@ -50,4 +57,4 @@ for _m in _FAMILY_MODULES:
     importlib.import_module(f"{__name__}.{_m}")
 
 __all__ = ["MAX_SIZE", "MIN_SIZE", "ParamError", "Params", "REGISTRY", "StimulusFamily", "StimulusSet", "Trial",
-           "get", "list", "make", "register_family"]
+           "get", "latest", "list", "make", "register_family"]

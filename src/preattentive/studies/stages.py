@@ -32,7 +32,7 @@ class Context:
 def _family_ids() -> list[str]:
     from preattentive import stimuli
 
-    return stimuli.list()
+    return stimuli.latest()  # the newest version of each family, so none is evaluated twice
 
 
 def _has_family(name: str) -> bool:

@@ -216,7 +216,7 @@ class QAStream:
         self.by_type = {q: stimuli.make("scenes", seed=seed + 1 + 7919 * (k + 1), split="train", question=q,
                                         **train) for k, q in enumerate(sorted(self.qa_mix or {}))}
         self.others, self.skipped = [], {}
-        names = families if families is not None else [f for f in stimuli.list() if not f.startswith("scenes")]
+        names = families if families is not None else [f for f in stimuli.latest() if not f.startswith("scenes")]
         for k, fam in enumerate(names if other_fraction > 0 else []):
             try:  # families land over time; one that cannot generate yet must not stop LLaVA training
                 gen = stimuli.make(fam, seed=seed + 2 + k, mix_levels=_has_ladder(fam))
