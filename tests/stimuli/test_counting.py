@@ -1,4 +1,4 @@
-"""counting-v1: determinism, parameters, and counts recovered from the pixels by connected components."""
+"""counting-v1 and -v2: determinism, parameters, and counts recovered from the pixels by connected components."""
 
 from __future__ import annotations
 
@@ -79,10 +79,11 @@ def check(gen: CountingFamily, i: int) -> None:
     assert len(components(t.image, p.background)) == len(t.meta["objects"])  # nothing merged or split
 
 
+@pytest.mark.parametrize("fid", ["counting-v1", "counting-v2"])
 @pytest.mark.parametrize("query", ["circle", "mixed", "objects"])
 @pytest.mark.parametrize("level", range(5))
-def test_solver_agrees_every_rung(query, level):
-    gen = stimuli.make("counting", seed=level, level=level, query=query)
+def test_solver_agrees_every_rung(query, level, fid):
+    gen = stimuli.make(fid, seed=level, level=level, query=query)
     for i in range(20):
         check(gen, i)
 

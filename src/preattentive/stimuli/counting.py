@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from preattentive.stimuli import register_family
+from preattentive.stimuli import legibility, register_family
 from preattentive.stimuli.base import Params, ParamError, StimulusFamily, Trial, check_choice, check_range
 from preattentive.stimuli.render import COLORS, blank, draw_shape, place_grid, place_random, place_sequential
 
@@ -122,7 +122,8 @@ class CountingFamily(StimulusFamily):
             most = max([n for n in range(p.n_min + 1, p.n_max) if self._fits(p, n + k)], default=None)
             raise ParamError(f"n_max={p.n_max} (+ distractors={k}) objects of half-extent up to "
                              f"{self._half_range(p)[1]:.1f} px do not fit at size={p.size}: expected n_max <= "
-                             f"{most if most is not None else '(none fits)'}, a larger size or a smaller obj_size")
+                             f"{most if most is not None else '(none fits)'}, a larger size or a smaller obj_size"
+                             + self._floor_note(p))
 
     def _fits(self, p: CountingParams, n: int) -> bool:
         """Every display of n objects can be placed: the jittered-grid fallback has room for n objects."""
@@ -134,10 +135,25 @@ class CountingFamily(StimulusFamily):
         return sum(self._place(rng, p, half, np.arange(n) % 2, np.full(n, 1.5), 2) is not None
                    for _ in range(12)) >= 6
 
-    @staticmethod
-    def _half_range(p: CountingParams) -> tuple[float, float]:
+    exact = False  # v1: OpenCV polygons (v2: pixel centres inside the ideal shape, render.fill_exact)
+
+    @classmethod
+    def _shape_floor(cls, p: CountingParams) -> float:
+        """px: the smallest half-extent when a shape must be read (a distractor of another class is present)."""
+        return MIN_HALF
+
+    def _floor_note(self, p: CountingParams) -> str:
+        """Why objects are as large as they are, when the legibility floor (not obj_size) set their size."""
+        floor = self._shape_floor(p)
+        if p.distractors == 0 or p.query == "objects" or p.obj_size * p.size >= floor or floor == MIN_HALF:
+            return ""
+        return (f" (shapes are drawn at >= {floor:g} px half-extent, the smallest at which {', '.join(p.shapes)} "
+                "stay distinguishable in pixels: preattentive.stimuli.legibility)")
+
+    @classmethod
+    def _half_range(cls, p: CountingParams) -> tuple[float, float]:
         read_shape = p.distractors > 0 and p.query != "objects"
-        base = max(p.obj_size * p.size, MIN_HALF if read_shape else MIN_HALF_BLOB)
+        base = max(p.obj_size * p.size, cls._shape_floor(p) if read_shape else MIN_HALF_BLOB)
         return base, base * (1 + p.size_jitter)
 
     @staticmethod
@@ -189,14 +205,14 @@ class CountingFamily(StimulusFamily):
             centres = self._place(rng, p, half, cid, np.array([BOUND[s] for s in shapes]))
             if centres is None:
                 raise RuntimeError(f"counting: {m} objects do not fit at size={p.size} (checked at construction)")
-            if p.overlap == 0 or _visible_ok(p.size, shapes, centres, half):
+            if p.overlap == 0 or _visible_ok(p.size, shapes, centres, half, self.exact):
                 break
         else:
             raise RuntimeError("counting: no overlap layout left every object visible")
         img = blank(p.size, COLORS[p.background])
         objects = []
         for s, c, (r, col), h, k in zip(shapes, colours, centres.tolist(), half.tolist(), counted):
-            draw_shape(img, s, (r, col), h, COLORS[c])
+            draw_shape(img, s, (r, col), h, COLORS[c], exact=self.exact)
             objects.append({"shape": s, "colour": c, "centre": [r, col], "half": h,
                             "bbox": [r - h, col - h, r + h, col + h], "counted": k})
         noun = "objects" if target == "objects" else _plural(target)
@@ -220,13 +236,13 @@ class CountingFamily(StimulusFamily):
         return [p.colors[int(pick[p.shapes.index(s)])] for s in shapes]
 
 
-def _visible_ok(size: int, shapes: list[str], centres: np.ndarray, half: np.ndarray) -> bool:
+def _visible_ok(size: int, shapes: list[str], centres: np.ndarray, half: np.ndarray, exact: bool = False) -> bool:
     """Overlap mode: each object keeps >= MIN_VISIBLE of its area visible, as one 8-connected piece."""
     import cv2
 
     ids = np.zeros((size, size), np.uint8)
     for i, (s, c, h) in enumerate(zip(shapes, centres, half)):
-        draw_shape(ids, s, c, h, (i + 1,))
+        draw_shape(ids, s, c, h, (i + 1,), exact=exact)
     for i, (s, (r, c), h) in enumerate(zip(shapes, centres, half)):
         r0, c0 = max(int(r - h) - 2, 0), max(int(c - h) - 2, 0)
         vis = (ids[r0: int(r + h) + 3, c0: int(c + h) + 3] == i + 1).astype(np.uint8)
@@ -235,3 +251,35 @@ def _visible_ok(size: int, shapes: list[str], centres: np.ndarray, half: np.ndar
         if cv2.connectedComponents(vis, connectivity=8)[0] != 2:
             return False
     return True
+
+
+@register_family
+class CountingV2(CountingFamily):
+    """counting-v2: counting-v1 with labels a pixel reader can trust (same parameters, ladder and questions).
+
+    Shapes are drawn exactly (the pixels whose centres lie inside the ideal shape; no one-pixel nubs or spurs)
+    and, whenever a shape must be read (distractors of another class), never smaller than the half-extent at
+    which every pair of the trial's classes is distinguishable in pixels
+    (:func:`preattentive.stimuli.legibility.min_half`: circle/square 5.25 px, circle/diamond 5.75 px, ...).
+    A smaller ``obj_size`` is clamped up to that floor (``meta["objects"][i]["half"]`` is the size drawn); a
+    display that then no longer fits is a one-line error naming the largest ``n_max`` that does.
+    v1 stays available, byte for byte, as ``counting-v1``.
+    """
+
+    id = "counting-v2"
+    exact = True
+    # v1's rungs with size variation capped at 0.2: at the legible floor (5.25 px for circle/square) v1's 0.3-0.4
+    # would leave no room for 10 targets and 4 distractors at 64 px
+    ladder = (
+        {"distractors": 0, "color_mode": "class", "size_jitter": 0.0, "overlap": 0.0},
+        {"distractors": 2, "color_mode": "class", "size_jitter": 0.2, "overlap": 0.0},
+        {"distractors": 4, "color_mode": "one", "size_jitter": 0.2, "overlap": 0.0},
+        {"distractors": 4, "color_mode": "random", "size_jitter": 0.2, "overlap": 0.0},
+        {"distractors": 4, "color_mode": "class", "size_jitter": 0.2, "overlap": 0.35},
+    )
+
+    @classmethod
+    def _shape_floor(cls, p: CountingParams) -> float:
+        # a named target must be told from every other class; "mixed" names each class in turn
+        pairs = [(a, b) for a in p.shapes for b in p.shapes if a < b and (p.query == "mixed" or p.query in (a, b))]
+        return max([MIN_HALF_BLOB] + [legibility.min_half(pair) for pair in pairs])

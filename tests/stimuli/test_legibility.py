@@ -1,0 +1,153 @@
+"""Legible labels (issue 17, item 6): exact rasterisation, the pixel criterion's table, and counting-v2's shapes
+read back from the pixels alone by a template reader, at the smallest size the family allows."""
+
+from __future__ import annotations
+
+import itertools
+
+import cv2
+import numpy as np
+import pytest
+from matplotlib.path import Path
+
+from preattentive import stimuli
+from preattentive.stimuli import ParamError, legibility
+from preattentive.stimuli.render import COLORS, fill_exact, shape_vertices
+
+SHAPES4 = ("circle", "square", "triangle", "diamond")
+
+
+@pytest.mark.parametrize("shape", ["square", "triangle", "diamond", "cross", "T", "L", "bar"])
+def test_exact_fill_is_the_pixel_centres_inside_the_shape(shape):
+    """An independent point-in-polygon test (matplotlib's Path) on every pixel centre agrees pixel for pixel."""
+    rng = np.random.default_rng(5)
+    for _ in range(30):
+        c, h, a = rng.uniform(8, 24, 2), rng.uniform(2.0, 7.0), rng.uniform(0, np.pi)
+        img = np.zeros((32, 32), np.uint8)
+        fill_exact(img, shape, c, h, (1,), angle=a)
+        yy, xx = np.mgrid[:32, :32]
+        path = Path(shape_vertices(shape, c, h, a)[:, ::-1])  # (x, y) = (col, row)
+        inside = path.contains_points(np.c_[xx.ravel(), yy.ravel()]).reshape(32, 32)
+        # a centre exactly on an edge may go either way; none lies within 1e-9 px of one for random geometry
+        assert (img.astype(bool) == inside).all()
+
+
+def test_exact_discs_have_no_nubs():
+    """Discs: every filled pixel's centre within the radius, every other outside — and 4-symmetric when centred."""
+    for h in np.arange(2.0, 8.0, 0.25):
+        img = np.zeros((25, 25), np.uint8)
+        fill_exact(img, "circle", (12.0, 12.0), h, (1,))
+        yy, xx = np.mgrid[:25, :25]
+        m = img.astype(bool)
+        assert (m == ((yy - 12) ** 2 + (xx - 12) ** 2 <= h * h)).all()
+        assert (m == m[::-1]).all() and (m == m[:, ::-1]).all() and (m == m.T).all()  # the disc's symmetries
+        # no nub: every row of the disc is one run, and the runs never widen away from the centre row
+        widths = m.sum(1)[m.any(1)]
+        assert (np.diff(widths[: len(widths) // 2 + 1]) >= 0).all()
+
+
+def test_min_half_table_entries_are_tight():
+    """Every MIN_HALF_PAIR entry: distinguishable there and at every 0.25 px step above it (to 8 px), and not
+    0.25 px below — so the table is what the criterion gives, not a guess."""
+    for key, h in legibility.MIN_HALF_PAIR.items():
+        a, b = sorted(key)
+        assert not legibility.distinguishable(a, b, h - legibility.GRID), (a, b, h)
+        for x in np.arange(h, 8.0 + 1e-9, 0.5):
+            assert legibility.distinguishable(a, b, float(x)), (a, b, x)
+
+
+@pytest.mark.slow
+def test_min_half_table_matches_a_full_search():
+    for key, h in legibility.MIN_HALF_PAIR.items():
+        assert legibility.min_distinguishable_half(*sorted(key)) == h
+
+
+def test_min_half_of_a_set_is_its_hardest_pair():
+    assert legibility.min_half(("square",)) == 0.0
+    assert legibility.min_half(("circle", "square", "triangle")) == legibility.MIN_HALF_PAIR[
+        frozenset(("circle", "square"))]
+    assert legibility.min_half(SHAPES4) == max(legibility.MIN_HALF_PAIR[frozenset(p)]
+                                               for p in itertools.combinations(SHAPES4, 2))
+
+
+# --- counting-v2: a reader that sees only pixels --------------------------------------------------------------
+def _templates(shapes, half_lo, half_hi):
+    """(shape, mask) renderings on a 2-px-margin canvas cropped to their bounding box: every shape at halves
+    half_lo..half_hi (0.125 px) and 16 sub-pixel positions."""
+    out = []
+    for s in shapes:
+        for h in np.arange(half_lo, half_hi + 1e-9, 0.125):
+            for dy, dx in itertools.product(np.arange(4) / 4, repeat=2):
+                side = int(2 * h * 1.5) + 6
+                img = np.zeros((side, side), np.uint8)
+                fill_exact(img, s, (side / 2 + dy, side / 2 + dx), h, (1,))
+                ys, xs = np.nonzero(img)
+                out.append((s, img[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1].astype(bool)))
+    return out
+
+
+def read_shape(mask: np.ndarray, templates) -> str:
+    """The shape whose template, aligned by bounding box (and +-1 px), differs least from the component."""
+    ys, xs = np.nonzero(mask)
+    comp = mask[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
+    best, name = None, None
+    for s, t in templates:
+        H, W = max(comp.shape[0], t.shape[0]) + 2, max(comp.shape[1], t.shape[1]) + 2
+        a = np.zeros((H, W), bool)
+        a[1: 1 + comp.shape[0], 1: 1 + comp.shape[1]] = comp
+        for oy, ox in itertools.product(range(3), repeat=2):
+            if oy + t.shape[0] > H or ox + t.shape[1] > W:
+                continue
+            b = np.zeros((H, W), bool)
+            b[oy: oy + t.shape[0], ox: ox + t.shape[1]] = t
+            d = int((a ^ b).sum())
+            if best is None or d < best:
+                best, name = d, s
+    return name
+
+
+def _misreads(fid, n, **params):
+    """Objects whose shape the pixel reader gets wrong, over n trials (no overlap: each object one component)."""
+    gen = stimuli.make(fid, seed=7, **params)
+    p = gen.params
+    lo, hi = gen._half_range(p)
+    templates = _templates(p.shapes, lo * 0.85, hi * 1.15)
+    wrong = checked = 0
+    for i in range(n):
+        t = gen.trial(i)
+        for ob in t.meta["objects"]:  # meta only locates the object and gives the truth to compare with
+            r, c = (int(round(v)) for v in ob["centre"])
+            colour = (t.image == np.array(COLORS[ob["colour"]])).all(-1).astype(np.uint8)
+            k, lab = cv2.connectedComponents(colour, connectivity=8)
+            comp = lab == lab[r, c]
+            assert lab[r, c] > 0, "an object's centre pixel is not its colour"
+            checked += 1
+            wrong += read_shape(comp, templates) != ob["shape"]
+    return wrong, checked
+
+
+def test_counting_v2_shapes_read_from_pixels_at_the_smallest_allowed_size():
+    """Four shapes, one colour (shape is the only cue), obj_size below the floor so the floor is what is drawn:
+    the template reader names every object's shape; on counting-v1 at its 3.5 px floor it does not."""
+    params = dict(size=128, shapes=SHAPES4, query="mixed", distractors=4, color_mode="one", obj_size=0.01, n_max=6)
+    wrong, checked = _misreads("counting-v2", 24, **params)
+    assert checked >= 24 * 2 and wrong == 0, (wrong, checked)
+    gen = stimuli.make("counting-v2", **params)
+    assert gen._half_range(gen.params)[0] == legibility.min_half(SHAPES4)  # drawn at the floor itself
+    wrong_v1, checked_v1 = _misreads("counting-v1", 24, **params)
+    assert checked_v1 >= 48 and wrong_v1 > 0  # the control: the same reader cannot read v1's 3.5 px shapes
+
+
+def test_counting_v2_clamps_obj_size_and_says_why_a_display_no_longer_fits():
+    gen = stimuli.make("counting-v2", size=64, level=1)
+    lo, _ = gen._half_range(gen.params)
+    assert lo == legibility.min_half(("circle", "square")) > 0.05 * 64  # clamped up from obj_size x size
+    assert stimuli.make("counting-v2", size=64, level=0)._half_range(
+        stimuli.make("counting-v2", size=64, level=0).params)[0] == 0.05 * 64  # no distractor: nothing to read
+    with pytest.raises(ParamError, match=r"n_max=10 .*expected n_max <= \d.*distinguishable in pixels"):
+        stimuli.make("counting-v2", size=64, level=2, shapes=SHAPES4, query="mixed")
+
+
+def test_counting_resolves_to_v2_and_v1_is_kept():
+    assert stimuli.REGISTRY.resolve("counting") == "counting-v2"
+    assert "counting-v1" in stimuli.list() and "counting-v1" not in stimuli.latest()
