@@ -140,17 +140,23 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def write_chunk(spec: SetSpec, k: int, out: str | os.PathLike) -> Path:
-    """Generate chunk ``k`` of ``spec`` and write it atomically to ``out``; returns the file path."""
-    gen = spec.generator()
-    start = k * spec.chunk_size
-    stop = min(start + spec.chunk_size, spec.n)
+def chunk_bytes(gen: StimulusFamily, start: int, stop: int) -> bytes:
+    """The Parquet file holding items ``start .. stop-1`` of ``gen``: generation, PNG encoding and Parquet writing.
+
+    What :func:`write_chunk` writes (and what ``benchmarks/stimuli.py`` times as "generation + PNG + Parquet").
+    """
     rows = [trial_row(gen.trial(i), gen.level_for(i)) for i in range(start, stop)]
     table = pa.Table.from_pylist(rows, schema=SCHEMA)
-    path = Path(out) / spec.chunk_name(k)
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd", row_group_size=256)
-    atomic_write_bytes(path, sink.getvalue().to_pybytes())
+    return sink.getvalue().to_pybytes()
+
+
+def write_chunk(spec: SetSpec, k: int, out: str | os.PathLike) -> Path:
+    """Generate chunk ``k`` of ``spec`` and write it atomically to ``out``; returns the file path."""
+    start = k * spec.chunk_size
+    path = Path(out) / spec.chunk_name(k)
+    atomic_write_bytes(path, chunk_bytes(spec.generator(), start, min(start + spec.chunk_size, spec.n)))
     return path
 
 
