@@ -142,3 +142,23 @@ def test_sincos_preset_fixes_positions_and_saves_them(tiny_images, tmp_path):
     assert torch.equal(load_clip(tmp_path / "c").encode_image(tiny_images), clip.encode_image(tiny_images))
     with pytest.raises(ValueError, match="pos_embed"):
         build_clip("clip-micro", texts=["a red circle"], pos_embed="rope")
+
+
+def test_zero_shot_encodes_each_distinct_prompt_once(tiny_clip, tiny_images):
+    """Per-image prompt lists repeat a few sentences; each is encoded once and the scores are unchanged."""
+    from preattentive.models.vlm_common import encode_unique
+
+    seen = []
+
+    def encode(texts):
+        seen.append(list(texts))
+        return tiny_clip.encode_text(texts)
+
+    texts = ["a red circle", "a blue square", "a red circle", "a red circle"]
+    z = encode_unique(encode, texts)
+    assert seen == [["a red circle", "a blue square"]] and z.shape[0] == 4
+    assert torch.equal(z[0], z[2]) and torch.allclose(z, tiny_clip.encode_text(texts), atol=1e-6)
+    prompts = [["a red circle", "a blue square"]] * len(tiny_images)
+    p = tiny_clip.zero_shot(tiny_images, prompts)
+    each = np.concatenate([tiny_clip.zero_shot([im], ps) for im, ps in zip(tiny_images, prompts)])
+    np.testing.assert_allclose(p, each, atol=1e-6)

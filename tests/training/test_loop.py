@@ -246,3 +246,27 @@ def test_query_ids_reach_question_conditioned_nets():
     assert StepBatches(2, None, rank=1, world=2).indices(0) == [2, 3]
     perm = [StepBatches(3, 7, seed=5).indices(k) for k in range(7)]  # a finite set: each epoch a permutation
     assert sorted(sum(perm[:7], [])[:7]) == list(range(7))
+
+
+
+def test_dataloader_workers_change_nothing_but_speed(tmp_path, toy_family):
+    """Issue 14: worker processes draw the same per-step indices, so weights match a 0-worker run, and a resumed
+    run's loader (``start_step`` > 0) serves the same batches with workers as without."""
+    from preattentive import stimuli
+    from preattentive.training.data import train_loader
+
+    runs = {w: train_supervised(tiny(toy_family, steps=6, num_workers=w), tmp_path / f"w{w}", show_progress=False)
+            for w in (0, 2)}
+    assert runs[0].steps == runs[2].steps == 6
+    a = load_file(str(tmp_path / "w0" / "model" / "model.safetensors"))
+    b = load_file(str(tmp_path / "w2" / "model" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert json.loads((tmp_path / "w2" / "run.json").read_text())["config"]["num_workers"] == 2
+    fam = stimuli.make(toy_family, seed=0, size=16)
+    batches = {}
+    for w in (0, 2):
+        it = iter(train_loader(fam, None, 4, start_step=3, seed=0, num_workers=w))
+        batches[w] = [next(it) for _ in range(3)]
+    for x, y in zip(batches[0], batches[2]):
+        assert x.keys() == y.keys()
+        assert all(torch.equal(x[k], y[k]) if torch.is_tensor(x[k]) else x[k] == y[k] for k in x)

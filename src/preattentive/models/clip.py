@@ -23,8 +23,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from preattentive.models.vlm_common import (ProcessorModel, as_image_list, fast_pixels, locate, resolve_device,
-                                            resolve_dtype, seeded)
+from preattentive.models.vlm_common import (ProcessorModel, as_image_list, encode_unique, fast_pixels, locate,
+                                            resolve_device, resolve_dtype, seeded)
 from preattentive.registry import Registry
 
 
@@ -215,7 +215,7 @@ class Clip(ProcessorModel):
             if len(n) != 1:
                 raise ValueError(f"per-image prompt lists have lengths {sorted(n)}: expected one length")
             flat = [s for p in prompts for s in p]
-            txt = self.encode_text(flat).view(len(ims), n.pop(), -1)  # (B, n, D)
+            txt = encode_unique(self.encode_text, flat).view(len(ims), n.pop(), -1)  # (B, n, D)
             logits = scale * torch.einsum("bd,bnd->bn", img, txt)
         return logits.softmax(-1).cpu().numpy()
 

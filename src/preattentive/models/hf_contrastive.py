@@ -22,8 +22,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from preattentive.models.vlm_common import (ProcessorModel, as_image_list, load_processor, locate, model_type_of,
-                                            resolve_device, resolve_dtype)
+from preattentive.models.vlm_common import (ProcessorModel, as_image_list, encode_unique, load_processor, locate,
+                                            model_type_of, resolve_device, resolve_dtype)
 
 SIGMOID_TYPES = ("siglip", "siglip2")  # trained with the sigmoid loss: independent per-prompt probabilities
 MODEL_TYPES = ("clip", "siglip", "siglip2")  # what hf-contrastive serves (tested on tiny hub-format checkpoints)
@@ -112,7 +112,7 @@ class Contrastive(ProcessorModel):
             n = {len(p) for p in prompts}
             if len(n) != 1:
                 raise ValueError(f"per-image prompt lists have lengths {sorted(n)}: expected one length")
-            txt = self.encode_text([s for p in prompts for s in p]).view(len(ims), n.pop(), -1)  # (B, n, D)
+            txt = encode_unique(self.encode_text, [s for p in prompts for s in p]).view(len(ims), n.pop(), -1)
         else:
             txt = self.encode_text(list(prompts))
         z = self.logits(img, txt)

@@ -238,6 +238,17 @@ def as_image_list(images: Any) -> list[np.ndarray]:
     return out
 
 
+def encode_unique(encode: Any, texts: Sequence[str]) -> "torch.Tensor":  # noqa: F821
+    """``encode(texts)`` with each distinct text encoded once: per-trial prompt lists mostly repeat the same few
+    sentences (a 2-AFC family's prompts are the same two for every trial), and the text tower dominated CLIP
+    zero-shot time (benchmarks/evaluation.py). Rows come back in ``texts`` order."""
+    unique = list(dict.fromkeys(texts))
+    if len(unique) == len(texts):
+        return encode(list(texts))
+    where = {t: k for k, t in enumerate(unique)}
+    return encode(unique)[[where[t] for t in texts]]
+
+
 def fast_pixels(image_processor: Any, images: Sequence[np.ndarray], size: int) -> "torch.Tensor | None":  # noqa: F821
     """Normalised ``(B, 3, size, size)`` float pixels without PIL when every image already has the model's size.
 
