@@ -151,3 +151,33 @@ def test_counting_v2_clamps_obj_size_and_says_why_a_display_no_longer_fits():
 def test_counting_resolves_to_v2_and_v1_is_kept():
     assert stimuli.REGISTRY.resolve("counting") == "counting-v2"
     assert "counting-v1" in stimuli.list() and "counting-v1" not in stimuli.latest()
+
+
+def _read_trial(gen, i):
+    """(truth, read) for every unoccluded object of trial ``i`` of ``gen``."""
+    t, p = gen.trial(i), gen.params_for(i)
+    lo, hi = gen._half_range(p)
+    templates = _templates(p.shapes, lo * 0.85, hi * 1.15)
+    out = []
+    for ob in t.meta["objects"]:
+        r, c = (int(round(v)) for v in ob["centre"])
+        k, lab = cv2.connectedComponents((t.image == np.array(COLORS[ob["colour"]])).all(-1).astype(np.uint8),
+                                         connectivity=8)
+        if lab[r, c]:
+            out.append((ob["shape"], read_shape(lab == lab[r, c], templates)))
+    return out
+
+
+def test_issue_17_reproduction_v1_misreads_v2_refuses_at_64_px_and_reads_at_128():
+    """Issue 17 item 6's command (seed 91, 64 px, four shapes, mixed rungs): v1's trial 229 draws a "circle"
+    the pixel reader calls a diamond; v2 refuses the display at 64 px in one line (10 legible objects do not
+    fit) and, at 128 px, every unoccluded object of the issue's four trials reads as its label."""
+    params = dict(mix_levels=True, shapes=SHAPES4, query="mixed")
+    v1 = stimuli.make("counting-v1", seed=91, size=64, **params)
+    assert ("circle", "diamond") in _read_trial(v1, 229)
+    with pytest.raises(ParamError, match=r"do not fit at size=64: expected n_max <= \d.*distinguishable in pixels"):
+        stimuli.make("counting-v2", seed=91, size=64, **params)
+    v2 = stimuli.make("counting-v2", seed=91, size=128, **params)
+    for i in (229, 319, 881, 1266):
+        read = _read_trial(v2, i)
+        assert len(read) >= 5 and all(a == b for a, b in read), (i, read)
