@@ -181,3 +181,26 @@ def test_issue_17_reproduction_v1_misreads_v2_refuses_at_64_px_and_reads_at_128(
     for i in (229, 319, 881, 1266):
         read = _read_trial(v2, i)
         assert len(read) >= 5 and all(a == b for a, b in read), (i, read)
+
+
+@pytest.mark.parametrize("level", range(4))
+def test_scenes_default_shapes_read_from_pixels_at_every_rung_at_64_px(level):
+    """scenes (CLIP's and LLaVA's training family) at its defaults draws no object below 4.48 px half-extent at
+    64 px; the same pixel reader names every object's shape at every rung, so its fall-off is not illegibility."""
+    gen = stimuli.make("scenes-v1", seed=3, size=64, level=level)
+    read = [r for i in range(20) for r in _read_trial_scenes(gen, i)]
+    assert len(read) == 40 and all(a == b for a, b in read), read
+
+
+def _read_trial_scenes(gen, i):
+    t = gen.trial(i)
+    halves = [ob["half"] for ob in t.meta["objects"]]
+    templates = _templates(gen.params_for(i).shapes, min(halves) * 0.85, max(halves) * 1.15)
+    out = []
+    for ob in t.meta["objects"]:
+        r, c = (int(round(v)) for v in ob["centre"])
+        k, lab = cv2.connectedComponents((t.image == np.array(COLORS[ob["colour"]])).all(-1).astype(np.uint8),
+                                         connectivity=8)
+        assert lab[r, c], "scenes objects never overlap"
+        out.append((ob["shape"], read_shape(lab == lab[r, c], templates)))
+    return out
