@@ -28,6 +28,15 @@ def _figure(n_panels: int, *, width: float = 3.6, height: float = 3.0, ncols: in
     return fig, axes[:n_panels]
 
 
+# Uncontrolled series get open markers: a one-step model's series is a single point, invisible as a line alone.
+_UNCONTROLLED_MARK = {"marker": "o", "ms": 4, "mfc": "none"}
+
+
+def _legend_below(ax) -> None:
+    """The legend under the axes, not over the data (one-step panels had it covering most of the plot)."""
+    ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False, ncol=1)
+
+
 def _layer_colors(layers: list[str]) -> dict[str, Any]:
     from matplotlib import colormaps
 
@@ -60,27 +69,29 @@ def fg_timecourse_figure(fg: pd.DataFrame, *, region: str = "centre", level: flo
         raise ValueError("empty figure-ground table: expected rows from figure_ground_modulation")
     d_all = fg[fg["region"] == region]
     models = list(dict.fromkeys(d_all["model"]))
-    fig, axes = _figure(len(models))
+    fig, axes = _figure(len(models), height=4.2)
     for ax, model in zip(axes, models):
         d = d_all[d_all["model"] == model]
         layers = list(dict.fromkeys(d["layer"]))
         colors = _layer_colors(layers)
         for layer in layers:
             s = d[d["layer"] == layer].sort_values("step")
-            ax.plot(s["step"], s["modulation_uncontrolled"], color=colors[layer], ls=":", lw=1, alpha=0.8)
+            ax.plot(s["step"], s["modulation_uncontrolled"], color=colors[layer], ls=":", lw=1, alpha=0.8,
+                    **_UNCONTROLLED_MARK)
             if s["n_contained"].max() > 0:
                 n = int(s["n_contained"].max())
                 ax.errorbar(s["step"], s["modulation"], yerr=s["modulation_sem"].fillna(0), color=colors[layer],
                             marker="o", ms=3, capsize=2, label=f"{layer} ({int(s['rf_px'].iloc[0])} px, {n} units)")
                 _mark_departure(ax, s["step"], s["modulation"], s["p_population"], colors[layer], level)
             else:
-                ax.plot([], [], color=colors[layer], ls=":", label=f"{layer}: none contained (dotted: uncontrolled)")
+                ax.plot([], [], color=colors[layer], ls=":", label=f"{layer}: none contained (dotted: uncontrolled)",
+                        **_UNCONTROLLED_MARK)
         ax.axhline(0, color="0.6", lw=0.8)
         ax.set_title(str(model), fontsize=9)
         ax.set_xlabel("time step")
         ax.set_ylabel(f"modulation at the figure {region}")
         ax.set_xticks(sorted(d["step"].unique()))
-        ax.legend(fontsize=6, loc="best")
+        _legend_below(ax)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
@@ -99,20 +110,22 @@ def bo_fraction_figure(summary: pd.DataFrame, *, level: float = 0.05,
     if summary.empty:
         raise ValueError("empty border-ownership summary: expected rows from border_ownership")
     models = list(dict.fromkeys(summary["model"]))
-    fig, axes = _figure(len(models))
+    fig, axes = _figure(len(models), height=4.2)
     for ax, model in zip(axes, models):
         d = summary[summary["model"] == model]
         layers = list(dict.fromkeys(d["layer"]))
         colors = _layer_colors(layers)
         for layer in layers:
             s = d[d["layer"] == layer].sort_values("step")
-            ax.plot(s["step"], s["fraction_significant_uncontrolled"], color=colors[layer], ls=":", lw=1)
+            ax.plot(s["step"], s["fraction_significant_uncontrolled"], color=colors[layer], ls=":", lw=1,
+                    **_UNCONTROLLED_MARK)
             if s["n_contained"].max() > 0:
                 ax.plot(s["step"], s["fraction_significant"], marker="o", ms=3, color=colors[layer],
                         label=f"{layer} ({int(s['rf_px'].iloc[0])} px, {int(s['n_contained'].max())} units)")
                 _mark_departure(ax, s["step"], s["fraction_significant"], s["p_population"], colors[layer], level)
             else:
-                ax.plot([], [], color=colors[layer], ls=":", label=f"{layer}: none contained (dotted: uncontrolled)")
+                ax.plot([], [], color=colors[layer], ls=":", label=f"{layer}: none contained (dotted: uncontrolled)",
+                        **_UNCONTROLLED_MARK)
         alpha = float(d["alpha"].iloc[0])
         ax.axhline(alpha, color="0.5", ls="--", lw=1, label=f"chance (α = {alpha:g})")
         for (name, value), ls in zip(ZHOU_2000.items(), ("-.", "--")):
@@ -122,7 +135,7 @@ def bo_fraction_figure(summary: pd.DataFrame, *, level: float = 0.05,
         ax.set_xlabel("time step")
         ax.set_ylabel("fraction selective (p < α)")
         ax.set_title(str(model), fontsize=9)
-        ax.legend(fontsize=6, loc="best")
+        _legend_below(ax)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
