@@ -12,13 +12,13 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from preattentive.files import atomic_write_bytes, atomic_write_json
 from preattentive.report.html import FigureItem, Section, TableItem, figure_png, render_page
 
 SECTIONS = ("overview", "stimuli", "evaluation", "probes", "comparisons", "answers", "training", "physiology",
@@ -366,13 +366,6 @@ def _findings_section(findings) -> Section:
     return sec
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
 def write_report(study: str | os.PathLike, *, svg: bool = True) -> Path:
     """Write ``study/report.html`` (self-contained) and ``study/figures/*.png|svg`` (+ ``tables/*.csv``).
 
@@ -392,16 +385,16 @@ def write_report(study: str | os.PathLike, *, svg: bool = True) -> Path:
         for f in s.figures:
             png = f.figure if isinstance(f.figure, bytes) else figure_png(f.figure)
             pngs[f.name] = png
-            _atomic_write(figdir / f"{f.name}.png", png)
+            atomic_write_bytes(figdir / f"{f.name}.png", png)
             if svg and not isinstance(f.figure, bytes):
                 import io
 
                 buf = io.BytesIO()
                 f.figure.savefig(buf, format="svg", bbox_inches="tight")
-                _atomic_write(figdir / f"{f.name}.svg", buf.getvalue())
+                atomic_write_bytes(figdir / f"{f.name}.svg", buf.getvalue())
         for t in s.tables:
             tabdir.mkdir(exist_ok=True)
-            _atomic_write(tabdir / f"{t.name}.csv", t.table.to_csv(index=False).encode())
+            atomic_write_bytes(tabdir / f"{t.name}.csv", t.table.to_csv(index=False).encode())
     title = str(header.get("title") or f"preattentive report: {study.resolve().name}")
     when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     sub = " · ".join(x for x in (str(header.get("description", "")), f"generated {when}") if x)
@@ -410,9 +403,9 @@ def write_report(study: str | os.PathLike, *, svg: bool = True) -> Path:
     foot = f"preattentive {__version__}" + (f" · command: {header['command']}" if header.get("command") else "")
     page = render_page(title, secs, subtitle=sub, footer=foot, pngs=pngs)
     if findings is not None:  # the same findings as a file, for scripts (and the demo's terminal summary)
-        _atomic_write(study / "findings.json", json.dumps(findings.to_dict(), indent=2, default=str).encode())
+        atomic_write_json(study / "findings.json", findings.to_dict(), indent=2, default=str, newline=False)
     out = study / "report.html"
-    _atomic_write(out, page.encode("utf-8"))
+    atomic_write_bytes(out, page.encode("utf-8"))
     return out
 
 

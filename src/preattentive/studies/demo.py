@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from preattentive.config_schema import Seed, check_types, from_mapping, read_yaml
 from preattentive.configs import packaged_config
+from preattentive.files import atomic_write_json
 from preattentive.preflight import check_name, check_threads
 from preattentive.stimuli.base import ParamError
 
@@ -202,9 +203,8 @@ class DemoResult:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str))
-    os.replace(tmp, path)
+    """The demo's JSON files (config, study, summary, notes, timings): indent 2, no final newline."""
+    atomic_write_json(path, obj, indent=2, default=str, newline=False)
 
 
 def stage_report(ctx) -> Path:

@@ -278,13 +278,13 @@ def stage_summary(ctx: Context) -> None:
 
 def _write_not_applicable(ctx: Context) -> None:
     """``not_applicable.json``: one entry per (model, method, family) with the reason (the report's findings)."""
-    from preattentive.datasets.parquet import atomic_write_bytes
+    from preattentive.files import atomic_write_json
 
     seen: dict[tuple[str, str, str], dict[str, Any]] = {}
     for r in ctx.not_applicable:
         seen.setdefault((r["model"], r["method"], r["family"]), {k: r[k] for k in ("model", "method", "family",
                                                                                     "reason")})
-    atomic_write_bytes(ctx.out / "not_applicable.json", json.dumps(list(seen.values()), indent=2).encode())
+    atomic_write_json(ctx.out / "not_applicable.json", list(seen.values()), indent=2, newline=False)
 
 
 # --------------------------------------------------------------------------------------------- physiology

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from preattentive.config_schema import Seed, check_types, from_mapping
+from preattentive.files import atomic_path, atomic_write_text
 from preattentive.preflight import check_name, confined
 from preattentive.stimuli.base import ParamError
 
@@ -290,12 +291,12 @@ def compare(cfg: CompareConfig, out: str | os.PathLike, *, show_progress: bool =
 
     from preattentive.models import flops_per_image
     from preattentive.training.loop import load_run, train_supervised
-    from preattentive.training.runs import read_run, run_finished, write_json_atomic
+    from preattentive.training.runs import read_run, run_finished, write_record
 
     out = Path(out)
     stages = preflight(cfg, out)  # every model, stage and test is checked before the first one trains
     out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "compare.json", cfg.to_dict())
+    write_record(out / "compare.json", cfg.to_dict())
     rows: list[dict[str, Any]] = []
     loaders: dict[str, Any] = {}
     for m in cfg.models:
@@ -320,12 +321,9 @@ def compare(cfg: CompareConfig, out: str | os.PathLike, *, show_progress: bool =
                 loaders[cond.name] = _test_loader(cfg, cond)
             rows.extend(_test_rows(net, cond, loaders[cond.name], base, cfg.target))
     table = pd.DataFrame(rows, columns=list(COLUMNS))
-    tmp = out / ".results.parquet.tmp"
-    table.to_parquet(tmp, index=False)
-    os.replace(tmp, out / "results.parquet")
-    tmp = out / ".results.md.tmp"
-    tmp.write_text(to_markdown(table, cfg))
-    os.replace(tmp, out / "results.md")
+    with atomic_path(out / "results.parquet") as tmp:
+        table.to_parquet(tmp, index=False)
+    atomic_write_text(out / "results.md", to_markdown(table, cfg))
     return table
 
 
