@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from preattentive.config_schema import Seed, check_types, from_mapping
+from preattentive.evaluation.stats import wilson_ci
 from preattentive.files import atomic_path, atomic_write_text
 from preattentive.preflight import check_name, confined
 from preattentive.stimuli.base import ParamError
@@ -32,30 +32,6 @@ from preattentive.stimuli.base import ParamError
 COLUMNS = ("model", "net_id", "n_params", "flops_per_image", "train_steps", "train_images", "train_wall_s",
            "train_cpu_s", "train_images_per_s", "train_images_per_cpu_s", "val_acc", "condition", "test_steps",
            "level", "n", "correct", "accuracy", "ci_low", "ci_high")
-
-
-def wilson_interval(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    """95 % Wilson score interval for ``k`` successes in ``n`` trials (Wilson 1927).
-
-    Uses :func:`preattentive.evaluation.stats.wilson_ci` when that module is present.
-
-    Example
-    -------
-    >>> tuple(round(x, 4) for x in wilson_interval(81, 263))
-    (0.2553, 0.3662)
-    """
-    try:
-        from preattentive.evaluation.stats import wilson_ci
-
-        lo, hi = wilson_ci(k, n)
-        return float(lo), float(hi)
-    except ImportError:  # the evaluation room is optional for training
-        if n == 0:
-            return 0.0, 1.0
-        p = k / n
-        d = 1 + z * z / n
-        c, h = (p + z * z / (2 * n)) / d, z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-        return max(0.0, c - h), min(1.0, c + h)
 
 
 @dataclass(frozen=True)
@@ -269,7 +245,7 @@ def _test_rows(net, cond: TestCondition, loader, base: dict[str, Any], target: s
         for lv in levels:
             m = p["level"] == lv
             n, k = int(m.sum()), int(p["correct"][m].sum())
-            lo, hi = wilson_interval(k, n)
+            lo, hi = (float(v) for v in wilson_ci(k, n))
             used = steps if steps is not None else (int(getattr(net, "default_steps", 1)) if recurrent else 1)
             rows.append({**base, "condition": cond.name, "test_steps": used, "level": int(lv), "n": n,
                          "correct": k, "accuracy": k / n, "ci_low": lo, "ci_high": hi})
@@ -354,4 +330,4 @@ def to_markdown(table, cfg: CompareConfig | None = None) -> str:
     return title + head + "\n".join(lines) + "\n"
 
 
-__all__ = ["COLUMNS", "CompareConfig", "CurriculumStage", "TestCondition", "compare", "to_markdown", "wilson_interval"]
+__all__ = ["COLUMNS", "CompareConfig", "CurriculumStage", "TestCondition", "compare", "to_markdown"]
