@@ -20,6 +20,7 @@ import pandas as pd
 
 from preattentive.files import atomic_write_bytes, atomic_write_json
 from preattentive.report.html import FigureItem, Section, TableItem, figure_png, render_page
+from preattentive.report.physiology import sections as physiology_sections
 
 SECTIONS = ("overview", "stimuli", "evaluation", "probes", "comparisons", "answers", "training", "physiology",
             "general")
@@ -262,18 +263,12 @@ def _eval_sections(study: Path, ev: pd.DataFrame, notes: dict[str, list[str]],
 
 
 def _physiology_sections(study: Path, notes: dict[str, list[str]]) -> list[Section]:
-    try:
-        from preattentive.report import physiology
-    except ImportError:
-        physiology = None
     secs: list[Section] = []
-    fn = getattr(physiology, "sections", None)
     failed = ""
-    if callable(fn):
-        try:
-            secs = list(fn(study) or [])
-        except Exception as e:  # a broken physiology table must not take the whole page down; say so instead
-            failed = f"The physiology sections could not be drawn ({type(e).__name__}: {e})."
+    try:
+        secs = list(physiology_sections(study) or [])
+    except Exception as e:  # a broken physiology table must not take the whole page down; say so instead
+        failed = f"The physiology sections could not be drawn ({type(e).__name__}: {e})."
     if not secs:
         secs = [Section("In-silico physiology", "Do the models' units show late figure–ground modulation and "
                         "border-ownership selectivity, as feedback produces in the brain?",

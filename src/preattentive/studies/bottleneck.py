@@ -101,7 +101,7 @@ class BottleneckResult:
     out: Path
     table: Any  # pandas DataFrame: task, tokens, conditioning, model, n, accuracy, ci_lo, ci_hi, chance
     figure: Path | None
-    report: Path | None
+    report: Path
     notes: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -160,6 +160,7 @@ def _run(cfg: BottleneckConfig, out: Path, log: Callable[[str], None]) -> Bottle
     from preattentive.datasets.preview import save_png
     from preattentive.evaluation import accuracy_table, evaluate, load_model
     from preattentive.evaluation.suites import suite_from_dict
+    from preattentive.report import write_report
     from preattentive.report.bottleneck import accuracy_vs_tokens_figure
     from preattentive.training.runs import run_finished
     from preattentive.training import train_supervised
@@ -212,11 +213,5 @@ def _run(cfg: BottleneckConfig, out: Path, log: Callable[[str], None]) -> Bottle
     notes.append({"section": "general", "text": f"Accuracy vs token budget: {figure.relative_to(out)} and "
                                                 "bottleneck.csv (the report below shows each model's accuracy)."})
     atomic_write_json(out / "notes.json", notes, indent=2, newline=False)
-    report = None
-    try:
-        from preattentive.report import write_report
-
-        report = write_report(out)
-    except ImportError as e:
-        notes.append({"section": "general", "text": f"report: not built yet ({e})"})
+    report = write_report(out)
     return BottleneckResult(out, table, figure, report, notes)

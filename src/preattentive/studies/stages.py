@@ -1,7 +1,6 @@
 """The demo study's stages: each is a handful of calls into one room, recording what it produced.
 
 A stage takes the :class:`Context` (config, output folder, notes, the runs trained so far) and adds to it. It
-raises ``ImportError`` when a room it needs is not built yet (the study turns that into a visible note) and
 never computes results itself: training, evaluation, physiology and the report each live in their room.
 """
 
@@ -35,29 +34,15 @@ def _family_ids() -> list[str]:
     return stimuli.latest()  # the newest version of each family, so none is evaluated twice
 
 
-def _has_family(name: str) -> bool:
-    from preattentive import stimuli
-
-    return name in stimuli.REGISTRY
-
-
 # --------------------------------------------------------------------------------------------- stimuli
 def stage_suite(ctx: Context) -> None:
     """Preview grids (one row per difficulty rung) for every registered stimulus family: ``stimuli/<id>.png``."""
     from preattentive.datasets import preview_grid, save_png
 
     families = _family_ids()
-    if not families:
-        ctx.notes.add("stimuli", "no stimulus family is registered yet: the suite and everything built on it is "
-                                 "left out")
-        return
     for fid in families:
-        try:
-            gen = _make_family(fid, ctx.cfg.suite_size, ctx.cfg.seed)
-            path = save_png(preview_grid(gen, n_cols=ctx.cfg.preview_cols), ctx.out / "stimuli" / f"{fid}.png")
-        except NotImplementedError:
-            ctx.notes.add("stimuli", f"stimulus family {fid}: not built yet; left out")
-            continue
+        gen = _make_family(fid, ctx.cfg.suite_size, ctx.cfg.seed)
+        path = save_png(preview_grid(gen, n_cols=ctx.cfg.preview_cols), ctx.out / "stimuli" / f"{fid}.png")
         ctx.log(f"  {fid}: {path}")
     ctx.summary["families"] = families
 
@@ -81,10 +66,7 @@ def stage_nets(ctx: Context) -> None:
     from preattentive.training.runs import run_finished
 
     cfg = ctx.cfg
-    for task in cfg.net_tasks:
-        if not _has_family(task):
-            ctx.notes.add("training", f"nets on {task}: the {task} family is not built yet; left out")
-            continue
+    for task in cfg.net_tasks:  # registered families (DemoConfig checks)
         # every difficulty rung in turn (mix_levels), so that the nets are tested on the distribution they saw;
         # or the task's curriculum: one set per stage, each stage starting from the previous stage's weights
         plan = [(f"{task}-train", {"mix_levels": True} if cfg.net_mix_levels else {}, cfg.net_steps,
@@ -231,12 +213,8 @@ def stage_evaluate(ctx: Context) -> None:
         adapter = _adapter(run, name)
         if name == "clip-hn":
             n = _evaluate(ctx, adapter, families, cfg.eval_levels, cfg.suite_size, cfg.eval_n, "zero-shot")
-            probe = [f for f in cfg.probe_families if _has_family(f)]
-            n += _evaluate(ctx, adapter, probe, cfg.probe_levels, cfg.suite_size, cfg.probe_n, "probe",
-                           layer=cfg.probe_layer)
-            if not probe:
-                ctx.notes.add("evaluation", "linear probes of CLIP features: none of the probe families "
-                                            f"{list(cfg.probe_families)} is built yet; left out")
+            n += _evaluate(ctx, adapter, list(cfg.probe_families), cfg.probe_levels, cfg.suite_size, cfg.probe_n,
+                           "probe", layer=cfg.probe_layer)
         elif name == "llava":
             n = _evaluate(ctx, adapter, families, cfg.eval_levels, cfg.suite_size, cfg.llava_eval_n, "generative",
                           max_new_tokens=16, batch_size=32, template=cfg.llava_template)
