@@ -1,8 +1,8 @@
 """The demo study: generate the core suite, train, evaluate, record and report — only calls into the rooms.
 
-``run_demo(config, out)`` runs the stages of :mod:`preattentive.studies.stages` in turn. A stage whose room is not
-built yet is skipped with a visible note (``notes.json`` and the report), never faked; a stage that fails records
-its error as a note (traceback in ``errors.log``) and the study goes on, so the report always shows what did run.
+``run_demo(config, out)`` runs the stages of :mod:`preattentive.studies.stages` in turn. A stage that fails records
+its error as a visible note (``notes.json`` and the report; traceback in ``errors.log``), never faked, and the study
+goes on, so the report always shows what did run.
 
 Example
 -------
@@ -253,7 +253,7 @@ def run_demo(config: DemoConfig, out: str | os.PathLike, *, log: Callable[[str],
 
 
 def _run(config: DemoConfig, out: Path, log: Callable[[str], None], command: str) -> DemoResult:
-    from preattentive.studies import stages
+    from preattentive.studies import stages  # lazy: torch and transformers, which DemoConfig and --help never need
 
     _write_json(out / "study.json", {
         "title": "preattentive demo study",
