@@ -116,7 +116,8 @@ def test_check_value_for_function_arguments():
 
 
 def test_python_api_fails_before_writing(tmp_path):
-    from preattentive.training import CompareConfig, TrainConfig
+    from preattentive.studies.compare import CompareConfig
+    from preattentive.training import TrainConfig
     from preattentive.training.clip import train_clip
 
     with pytest.raises(ValueError, match=r"lr=-1.0: expected > 0"):

@@ -15,6 +15,12 @@ def test_wilson_known_values(k, n, lo, hi):
     assert float(a) == pytest.approx(lo, abs=1e-4) and float(b) == pytest.approx(hi, abs=1e-4)
 
 
+def test_wilson_ci_matches_newcombes_example():
+    lo, hi = wilson_ci(81, 263)  # Newcombe 1998 example values
+    assert (round(float(lo), 4), round(float(hi), 4)) == (0.2553, 0.3662)
+    assert float(wilson_ci(0, 10)[0]) == pytest.approx(0.0) and float(wilson_ci(10, 10)[1]) == pytest.approx(1.0)
+
+
 def test_wilson_vectorised_and_empty():
     lo, hi = wilson_ci(np.array([0, 10, 0]), np.array([10, 10, 0]))
     assert lo[1] > 0.69 and hi[0] < 0.31 and (lo[2], hi[2]) == (0.0, 1.0)
@@ -30,6 +36,12 @@ def test_logistic_fit_recovers_threshold(seed):
     assert fit.predict(3.0) == pytest.approx(0.75, abs=0.03)
 
 
+def test_wilson_ci_matches_newcombes_example():
+    lo, hi = wilson_ci(81, 263)  # Newcombe 1998 example values
+    assert (round(float(lo), 4), round(float(hi), 4)) == (0.2553, 0.3662)
+    assert float(wilson_ci(0, 10)[0]) == pytest.approx(0.0) and float(wilson_ci(10, 10)[1]) == pytest.approx(1.0)
+
+
 def test_weibull_fit_with_free_lapse():
     x = np.arange(9.0)
     p = 0.25 + (1 - 0.25 - 0.05) * np.exp(-(x / 4.0) ** 2.5)  # 4AFC, 5 % lapses
@@ -39,8 +51,20 @@ def test_weibull_fit_with_free_lapse():
     assert fit.lapse == pytest.approx(0.05, abs=0.02)
 
 
+def test_wilson_ci_matches_newcombes_example():
+    lo, hi = wilson_ci(81, 263)  # Newcombe 1998 example values
+    assert (round(float(lo), 4), round(float(hi), 4)) == (0.2553, 0.3662)
+    assert float(wilson_ci(0, 10)[0]) == pytest.approx(0.0) and float(wilson_ci(10, 10)[1]) == pytest.approx(1.0)
+
+
 def test_fit_of_flat_data_is_not_a_success():
     assert not fit_psychometric([0, 1], [10, 10], [10, 10], chance=0.5).success  # no fall-off: no threshold
+
+
+def test_wilson_ci_matches_newcombes_example():
+    lo, hi = wilson_ci(81, 263)  # Newcombe 1998 example values
+    assert (round(float(lo), 4), round(float(hi), 4)) == (0.2553, 0.3662)
+    assert float(wilson_ci(0, 10)[0]) == pytest.approx(0.0) and float(wilson_ci(10, 10)[1]) == pytest.approx(1.0)
 
 
 def test_fit_rejects_bad_input():
@@ -48,6 +72,12 @@ def test_fit_rejects_bad_input():
         fit_psychometric([0], [5], [10], chance=0.5)
     with pytest.raises(ValueError, match="x >= 0"):
         fit_psychometric([-1, 1], [5, 5], [10, 10], chance=0.5, kind="weibull")
+
+
+def test_wilson_ci_matches_newcombes_example():
+    lo, hi = wilson_ci(81, 263)  # Newcombe 1998 example values
+    assert (round(float(lo), 4), round(float(hi), 4)) == (0.2553, 0.3662)
+    assert float(wilson_ci(0, 10)[0]) == pytest.approx(0.0) and float(wilson_ci(10, 10)[1]) == pytest.approx(1.0)
 
 
 def test_mcnemar_known_case():

@@ -70,13 +70,15 @@ def solve(img: np.ndarray, question: str, p, objects: list[dict]) -> int:
     return count
 
 
-def check(gen: CountingFamily, i: int) -> None:
+def check(gen: CountingFamily, i: int) -> tuple[int | None, str]:
+    """Check trial ``i`` against the pixels; return its rung and (verified) answer."""
     t = gen.trial(i)
     p = gen.params_for(i)
     n = solve(t.image, t.question, p, t.meta["objects"])
     assert t.answer == NUM[n] and t.label == n - p.n_min
     assert gen.queries[t.meta["query_id"]] == t.question
     assert len(components(t.image, p.background)) == len(t.meta["objects"])  # nothing merged or split
+    return gen.level_for(i), t.answer
 
 
 @pytest.mark.parametrize("fid", ["counting-v1", "counting-v2"])
@@ -107,19 +109,24 @@ def test_overlap_occurs_and_distractors_share_colour():
         d = np.sqrt(((c[:, None] - c[None]) ** 2).sum(-1))
         overlapping += bool((d < 0.95 * (h[:, None] + h[None]))[np.triu_indices(len(objs), 1)].any())
     assert overlapping >= 5
-    same = stimuli.make("counting", seed=2, level=2, n_min=3).trial(5)
-    assert len({o["colour"] for o in same.meta["objects"]}) == 1 and same.meta["n_distractors"] >= 0
+    gen = stimuli.make("counting", seed=2, level=2, n_min=3)
+    same, p = gen.trial(5), gen.params_for(5)
+    assert len({o["colour"] for o in same.meta["objects"]}) == 1
+    n = solve(same.image, same.question, p, same.meta["objects"])  # targets, read from the pixels
+    assert same.meta["n_distractors"] == len(components(same.image, p.background)) - n > 0
 
 
 @pytest.mark.slow
 def test_solver_sweep_2000():
-    n = 0
+    """4 x 550 trials checked against the pixels; in each query every rung occurs, with several counts."""
     for query in ("circle", "mixed", "objects", "square"):
         gen = stimuli.make("counting", seed=9, mix_levels=True, query=query, n_min=0)
+        answers: dict[int | None, set[str]] = {}
         for i in range(550):
-            check(gen, i)
-            n += 1
-    assert n >= 2000
+            level, ans = check(gen, i)
+            answers.setdefault(level, set()).add(ans)
+        assert set(answers) == set(range(len(gen.ladder))), query
+        assert all(len(a) >= 3 for a in answers.values()), (query, answers)
 
 
 def test_determinism_order_and_balance():

@@ -130,7 +130,8 @@ def answer(groups: list[dict], question: str, choices: tuple, relations) -> str:
     return caption(groups, relations)
 
 
-def check(gen: ScenesFamily, i: int) -> None:
+def check(gen: ScenesFamily, i: int) -> tuple[int | None, str]:
+    """Check trial ``i`` against the pixels; return its rung and (verified) answer."""
     t = gen.trial(i)
     p = gen.params_for(i)
     groups = solve(t.image, p)
@@ -140,6 +141,7 @@ def check(gen: ScenesFamily, i: int) -> None:
     assert len(set(t.choices)) == len(t.choices) and len(t.prompts) == len(t.choices)
     if t.meta["question_type"] == "caption":  # hard negatives are all false for this image
         assert sum(c == caption(groups, p.relations) for c in t.choices) == 1
+    return gen.level_for(i), t.answer
 
 
 CONFIGS = [
@@ -170,13 +172,15 @@ def test_solver_mix_levels_and_sizes():
 
 @pytest.mark.slow
 def test_solver_sweep_2000():
-    n = 0
+    """7 x 320 trials checked against the pixels; in each config every rung occurs, with several answers."""
     for kw in CONFIGS:
         gen = stimuli.make("scenes", seed=11, mix_levels=True, **kw)
+        answers: dict[int | None, set[str]] = {}
         for i in range(320):
-            check(gen, i)
-            n += 1
-    assert n >= 2000
+            level, ans = check(gen, i)
+            answers.setdefault(level, set()).add(ans)
+        assert set(answers) == set(range(len(gen.ladder))), kw
+        assert all(len(a) >= 2 for a in answers.values()), (kw, answers)
 
 
 # --------------------------------------------------------------------------------------------- protocol

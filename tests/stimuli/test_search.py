@@ -68,7 +68,8 @@ def present(items: list[dict], question: str) -> list[dict]:
     return hits
 
 
-def check(gen: VisualSearchFamily, i: int) -> None:
+def check(gen: VisualSearchFamily, i: int) -> tuple[int | None, str]:
+    """Check trial ``i`` against the pixels; return its rung and (verified) answer."""
     t = gen.trial(i)
     p = gen.params_for(i)
     items = items_from_pixels(t.image, p.background)
@@ -90,6 +91,7 @@ def check(gen: VisualSearchFamily, i: int) -> None:
         for c in centres[1:]:
             assert abs(np.hypot(c[0] - centres[0][0], c[1] - centres[0][1]) - t.meta["spacing_px"]) < 1e-6
         assert abs(t.meta["spacing_px"] / ecc - p.spacing) < 0.05
+    return gen.level_for(i), t.answer
 
 
 MODES = [{"mode": "feature"}, {"mode": "feature", "feature": "orientation"}, {"mode": "conjunction"},
@@ -117,13 +119,15 @@ def test_solver_sizes_mix_levels(size):
 
 @pytest.mark.slow
 def test_solver_sweep_2000():
-    n = 0
+    """8 x 260 trials checked against the pixels; in each mode every rung occurs, with both answers."""
     for kw in MODES:
         gen = stimuli.make("visual-search", seed=21, mix_levels=True, **kw)
+        answers: dict[int | None, set[str]] = {}
         for i in range(260):
-            check(gen, i)
-            n += 1
-    assert n >= 2000
+            level, ans = check(gen, i)
+            answers.setdefault(level, set()).add(ans)
+        assert set(answers) == set(range(len(gen.ladder))), kw
+        assert all(a == {"yes", "no"} for a in answers.values()), (kw, answers)
 
 
 def test_determinism_order_balance_and_meta():

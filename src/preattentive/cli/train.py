@@ -143,7 +143,7 @@ def compare_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Train several nets on one task under one budget and write a fair comparison table."""
-    from preattentive.training.compare import CompareConfig, compare
+    from preattentive.studies.compare import CompareConfig, compare
 
     given = {"models": models, "task": task, "size": size, "budget_steps": budget_steps,
              "budget_minutes": budget_minutes, "clock": clock, "batch_size": batch_size, "lr": lr, "seed": seed,

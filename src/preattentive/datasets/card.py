@@ -27,7 +27,8 @@ from typing import Any
 import pyarrow as pa
 import yaml
 
-from preattentive.datasets.parquet import SCHEMA, atomic_write_bytes
+from preattentive.datasets.parquet import SCHEMA
+from preattentive.files import atomic_write_bytes
 
 CARD = "README.md"
 LICENSE = "mit"  # the stimuli are made by this MIT-licensed code; nothing third-party is in them

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ import pyarrow.parquet as pq
 
 from preattentive import __version__, stimuli
 from preattentive.config_schema import Seed, SetRecord, check_value, read_record
+from preattentive.files import atomic_write_bytes, atomic_write_json
 from preattentive.stimuli.base import ParamError, StimulusFamily, Trial, meta_to_json
 
 MAX_N = 10_000_000  # items per set; ids are zero-padded to 8 digits
@@ -125,19 +125,6 @@ def parse_shard(text: str) -> tuple[int, int]:
     if n < 1 or not 0 <= i < n:
         raise ParamError(f"shard {text!r}: index {i} out of range, expected 0 <= I < N with N >= 1 (N={n})")
     return i, n
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same directory and a rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def chunk_bytes(gen: StimulusFamily, start: int, stop: int) -> bytes:
@@ -239,7 +226,7 @@ def write_config(out: Path, spec: SetSpec) -> dict[str, Any]:
     cfg["chunks_present"] = len(present)
     cfg["balance"] = {"counts": {str(k): v for k, v in sorted(counts.items())},
                       "fractions": {str(k): round(v / total, 6) for k, v in sorted(counts.items())} if total else {}}
-    atomic_write_bytes(out / "config.json", (json.dumps(cfg, indent=2, sort_keys=True) + "\n").encode())
+    atomic_write_json(out / "config.json", cfg, indent=2, sort_keys=True)
     return cfg
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from preattentive.files import atomic_write_bytes
 from preattentive.stimuli.base import StimulusFamily
 
 
@@ -87,8 +88,6 @@ def figure_png(fig) -> bytes:
 
 def save_png(fig, path: str | os.PathLike) -> Path:
     """Write a Figure as PNG atomically."""
-    from preattentive.datasets.parquet import atomic_write_bytes
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, figure_png(fig))

@@ -16,7 +16,6 @@ torch is imported here, so import this module only where torch is wanted (the st
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -107,9 +106,3 @@ class TrialDataset(Dataset):
         meta = meta_from_json(row["meta"])
         return make_item(decode_png(row["image"]["bytes"]), row["label"], meta.get("query_id"), row["index"],
                          row["level"], meta.get("target_mask"))
-
-
-def is_set_dir(path: str | os.PathLike) -> bool:
-    """True when ``path`` is a directory holding Parquet set files."""
-    p = Path(path)
-    return p.is_dir() and any(p.glob("data-*.parquet"))

@@ -16,12 +16,13 @@ from preattentive.evaluation.results import (COLUMNS, accuracy_table, compare_al
                                              read_results, write_results)
 from preattentive.evaluation.specs import (ModelSpec, ModelSpecError, list_presets, load_model, parse_spec,
                                            register_preset, register_run_kind, register_scheme)
-from preattentive.evaluation.stats import McNemar, PsychometricFit, fit_psychometric, mcnemar, wilson_ci
+from preattentive.evaluation.stats import (McNemar, PsychometricFit, fit_psychometric, mcnemar, psychometric_curve,
+                                          wilson_ci)
 from preattentive.evaluation.suites import Block, Suite, SuiteError, list_suites, load_suite
 
 __all__ = ["Adapter", "Block", "COLUMNS", "ClipAdapter", "ContrastiveAdapter", "VisionAdapter", "VlmAdapter", "LlavaAdapter", "METHODS", "McNemar", "Method", "ModelSpec",
            "ModelSpecError", "NetAdapter", "Outcome", "Parsed", "PsychometricFit", "Suite", "SuiteError",
            "UnsupportedMethod", "accuracy_table", "compare_all", "compare_models", "evaluate", "fit_psychometric",
            "format_question", "list_presets", "list_suites", "load_model", "load_suite", "mcnemar", "method_label",
-           "parse_answer", "parse_spec", "probe_sweep", "psychometric_table", "read_results", "register_method",
+           "parse_answer", "parse_spec", "probe_sweep", "psychometric_curve", "psychometric_table", "read_results", "register_method",
            "register_preset", "register_run_kind", "register_scheme", "results_path", "wilson_ci", "write_results"]

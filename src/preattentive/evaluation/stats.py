@@ -58,10 +58,21 @@ class PsychometricFit:
     n_levels: int = 0
 
     def predict(self, x) -> np.ndarray:
-        return _curve(self.kind, np.asarray(x, float), self.alpha, self.beta, self.lapse, self.chance)
+        return psychometric_curve(self.kind, np.asarray(x, float), self.alpha, self.beta, self.lapse, self.chance)
 
 
-def _curve(kind: str, x: np.ndarray, alpha: float, beta: float, lapse: float, chance: float) -> np.ndarray:
+def psychometric_curve(kind: str, x: np.ndarray, alpha: float, beta: float, lapse: float, chance: float
+                       ) -> np.ndarray:
+    """Accuracy at difficulty ``x``: ``chance + (1 - chance - lapse) * s(x)``, ``s`` falling from 1 to 0.
+
+    ``kind`` is ``"logistic"`` (``alpha`` the midpoint, ``beta`` the scale) or ``"weibull"`` (``alpha`` the scale,
+    ``beta`` the shape), as fitted by :func:`fit_psychometric`.
+
+    Example
+    -------
+    >>> float(psychometric_curve("logistic", np.array([2.0]), 2.0, 1.0, 0.0, 0.5)[0])
+    0.75
+    """
     if kind == "logistic":
         s = 1.0 / (1.0 + np.exp(np.clip((x - alpha) / beta, -60, 60)))
     elif kind == "weibull":
@@ -106,7 +117,7 @@ def fit_psychometric(x, k, n, chance: float, *, kind: str = "logistic", lapse: f
 
     def nll(theta):
         a, b, lam = unpack(theta)
-        p = np.clip(_curve(kind, x, a, b, lam, chance), 1e-9, 1 - 1e-9)
+        p = np.clip(psychometric_curve(kind, x, a, b, lam, chance), 1e-9, 1 - 1e-9)
         return -float(np.sum(k * np.log(p) + (n - k) * np.log(1 - p)))
 
     # Bounded simplex search from a small grid of starts; the bounds keep degenerate data (all correct, or two

@@ -31,8 +31,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -43,9 +41,10 @@ import pyarrow.parquet as pq
 import yaml
 
 from preattentive import __version__
-from preattentive.datasets.parquet import SCHEMA, atomic_write_bytes, trial_row
+from preattentive.datasets.parquet import SCHEMA, trial_row
 from preattentive.evaluation import Block, Suite, format_question, load_suite
 from preattentive.evaluation.methods import DEFAULT_TEMPLATE
+from preattentive.files import atomic_dir, atomic_write_bytes, atomic_write_json
 
 FORMAT = "preattentive-lmms-eval-export"  # manifest.json "format": what an --overwrite may replace
 TEMPLATE_YAML = "_default_template_yaml"  # no .yaml suffix: lmms-eval's task index skips it, `include:` reads it
@@ -146,15 +145,8 @@ def export_lmms_eval(suite: str | Suite, out: str | os.PathLike, *, n: int | Non
         raise ValueError(f"two suite entries give the same task {dup[0]!r}; expected distinct parameters")
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:  # replaces a previous export (checked above)
         tasks = _write(tmp, s, blocks, names, group, template, int(max_new_tokens), progress)
-        if out.exists():
-            shutil.rmtree(out)  # a previous export (checked above)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return LmmsExport(out, group, tasks)
 
 
@@ -221,7 +213,7 @@ def _write(d: Path, s: Suite, blocks: list[Block], names: list[str], group: str,
     manifest = {"format": FORMAT, "preattentive": __version__, "suite": s.name, "seed": s.seed, "group": group,
                 "template": template, "max_new_tokens": max_new_tokens,
                 "parser_sha256": hashlib.sha256(parser).hexdigest(), "tasks": tasks}
-    atomic_write_bytes(d / "manifest.json", (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    atomic_write_json(d / "manifest.json", manifest, indent=2, sort_keys=True)
     atomic_write_bytes(d / "README.md", _readme(group, s, tasks, template).encode())
     return tasks
 

@@ -21,7 +21,6 @@ import html
 import json
 import os
 import re
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ import cv2
 import numpy as np
 
 from preattentive.evaluation.results import task_of
+from preattentive.files import atomic_write_bytes, atomic_write_json
 from preattentive.human.design import DesignError, Plan, TrialSpec, plan_experiment
 from preattentive.human.masks import MASK_SEED_OFFSET, mask_pool
 
@@ -172,17 +172,6 @@ Design, trials and lists: experiment.json.
 """
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def export_experiment(suite: Any, out: str | os.PathLike, *, n: int | None = None,
                       conditions: Any = "50,100,unlimited", families: list[str] | None = None,
                       post_url: str | None = None, title: str = "", **options: Any) -> Path:
@@ -210,10 +199,10 @@ def export_experiment(suite: Any, out: str | os.PathLike, *, n: int | None = Non
     if out.exists() and not out.is_dir():
         raise DesignError(f"--out {str(out)!r} is a file; expected a directory")
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / "index.html", page.encode("utf-8"))
-    _atomic_write(out / "experiment.json", (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
+    atomic_write_bytes(out / "index.html", page.encode("utf-8"))
+    atomic_write_json(out / "experiment.json", manifest, indent=1, sort_keys=True)
     post = f", and the page sends them to {post_url}" if post_url else ""
-    _atomic_write(out / "README.txt", README.format(id=manifest["experiment_id"], last=len(plan.lists) - 1,
+    atomic_write_bytes(out / "README.txt", README.format(id=manifest["experiment_id"], last=len(plan.lists) - 1,
                                                     post=post).encode())
     return out
 

@@ -36,6 +36,7 @@ import pandas as pd
 from preattentive.evaluation.harness import results_path
 from preattentive.evaluation.results import conform, write_results
 from preattentive.evaluation.suites import Block
+from preattentive.files import atomic_write_bytes, atomic_write_text
 
 # column -> kind; the page writes these (and more: onsets, screen, browser), `human simulate` too
 FIELDS: dict[str, str] = {
@@ -319,10 +320,8 @@ def _update_notes(out: Path, s: dict[str, Any], masked: pd.DataFrame) -> None:
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    from preattentive.human.export import _atomic_write
-
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, text.encode("utf-8"))
+    atomic_write_text(path, text)
 
 
 def _atomic_parquet(df: pd.DataFrame, path: Path) -> None:
@@ -330,9 +329,7 @@ def _atomic_parquet(df: pd.DataFrame, path: Path) -> None:
 
     buf = io.BytesIO()
     df.to_parquet(buf, index=False)
-    from preattentive.human.export import _atomic_write
-
-    _atomic_write(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue())
 
 
 __all__ = ["FIELDS", "ResponseError", "import_responses", "pooled_name", "read_responses",

@@ -35,8 +35,9 @@ from preattentive.evaluation.methods import resolve_method
 from preattentive.evaluation.results import slug
 from preattentive.evaluation.specs import load_model
 from preattentive.evaluation.stats import wilson_ci
+from preattentive.files import atomic_write_json
 from preattentive.human.design import DesignError, parse_conditions
-from preattentive.human.export import FORMAT, _atomic_write, image_id, load_manifest, png_bytes
+from preattentive.human.export import FORMAT, image_id, load_manifest, png_bytes
 
 NOMINAL_FRAME_MS = 1000.0 / 60.0  # a simulated observer's "display": 60 Hz
 
@@ -173,7 +174,7 @@ def simulate_observers(experiment: str | os.PathLike, model: str | Adapter, *, p
                 resp, source = which, "simulated-lapse"
             data.append(_row(m, conds[cond], spec, phase, j, pid, k % len(m["lists"]), resp, source, spec_text))
         path = out / f"{pid}.json"
-        _atomic_write(path, (json.dumps(data, indent=0) + "\n").encode())
+        atomic_write_json(path, data, indent=0)
         paths.append(path)
     return paths
 

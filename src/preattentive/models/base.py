@@ -13,7 +13,6 @@ import dataclasses
 import importlib
 import json
 import os
-import tempfile
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from preattentive.files import atomic_write_json, save_safetensors
 from preattentive.registry import Registry
 from preattentive.stimuli.base import ParamError
 
@@ -247,21 +247,14 @@ def save_net(model: VisionNet, dir: str | os.PathLike) -> Path:
     -------
     >>> save_net(make_net("cnn-30k-v1"), "/tmp/cnn")  # doctest: +SKIP
     """
-    from preattentive.files import safetensors_bytes
-
     if not isinstance(model, VisionNet):
         raise ParamError(f"save_net got {type(model).__name__}: expected a preattentive VisionNet")
     d = Path(dir)
     d.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(dir=d, suffix=".safetensors.tmp")
-    with os.fdopen(fd, "wb") as f:  # sorted metadata: the same weights give the same bytes in every process
-        f.write(safetensors_bytes(tensors, metadata={"id": model.net_id, "arch": model.arch}))
-    os.replace(tmp, d / "model.safetensors")
-    fd, tmp = tempfile.mkstemp(dir=d, suffix=".json.tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(config_dict(model), f, indent=2)
-    os.replace(tmp, d / "config.json")
+    # sorted metadata: the same weights give the same bytes in every process
+    save_safetensors(tensors, d / "model.safetensors", metadata={"id": model.net_id, "arch": model.arch})
+    atomic_write_json(d / "config.json", config_dict(model), indent=2, newline=False)
     return d
 
 

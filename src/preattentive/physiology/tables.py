@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from preattentive.files import atomic_path
+
 # File names under DIR/physiology/ (see preattentive.report's study-directory layout).
 FILES = {"fg": "fg_modulation.parquet", "bo_units": "bo_index.parquet", "bo_summary": "bo_summary.parquet",
          "rf": "rf_boxes.parquet", "departure": "departure.parquet"}
@@ -34,9 +36,8 @@ def write_tables(out: str | os.PathLike, **tables: pd.DataFrame | None) -> list[
     for key, table in tables.items():
         if table is None:
             continue
-        tmp = folder / f".{FILES[key]}.tmp"
-        table.to_parquet(tmp, index=False)
-        os.replace(tmp, folder / FILES[key])
+        with atomic_path(folder / FILES[key]) as tmp:
+            table.to_parquet(tmp, index=False)
         written.append(folder / FILES[key])
     return written
 
@@ -51,9 +52,9 @@ def write_example(out: str | os.PathLike, image_a: np.ndarray, image_b: np.ndarr
     """Save one stimulus pair and its probe window (``physiology/bo_example.npz``, atomically)."""
     folder = Path(out) / "physiology"
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{EXAMPLE}.tmp.npz"
-    np.savez(tmp, a=np.asarray(image_a, np.uint8), b=np.asarray(image_b, np.uint8), window=np.asarray(window, int))
-    os.replace(tmp, folder / EXAMPLE)
+    with atomic_path(folder / EXAMPLE, suffix=".npz") as tmp:  # np.savez appends .npz to any other name
+        np.savez(tmp, a=np.asarray(image_a, np.uint8), b=np.asarray(image_b, np.uint8),
+                 window=np.asarray(window, int))
     return folder / EXAMPLE
 
 

@@ -12,14 +12,15 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from preattentive.files import atomic_write_bytes, atomic_write_json
 from preattentive.report.html import FigureItem, Section, TableItem, figure_png, render_page
+from preattentive.report.physiology import sections as physiology_sections
 
 SECTIONS = ("overview", "stimuli", "evaluation", "probes", "comparisons", "answers", "training", "physiology",
             "general")
@@ -262,18 +263,12 @@ def _eval_sections(study: Path, ev: pd.DataFrame, notes: dict[str, list[str]],
 
 
 def _physiology_sections(study: Path, notes: dict[str, list[str]]) -> list[Section]:
-    try:
-        from preattentive.report import physiology
-    except ImportError:
-        physiology = None
     secs: list[Section] = []
-    fn = getattr(physiology, "sections", None)
     failed = ""
-    if callable(fn):
-        try:
-            secs = list(fn(study) or [])
-        except Exception as e:  # a broken physiology table must not take the whole page down; say so instead
-            failed = f"The physiology sections could not be drawn ({type(e).__name__}: {e})."
+    try:
+        secs = list(physiology_sections(study) or [])
+    except Exception as e:  # a broken physiology table must not take the whole page down; say so instead
+        failed = f"The physiology sections could not be drawn ({type(e).__name__}: {e})."
     if not secs:
         secs = [Section("In-silico physiology", "Do the models' units show late figure–ground modulation and "
                         "border-ownership selectivity, as feedback produces in the brain?",
@@ -366,13 +361,6 @@ def _findings_section(findings) -> Section:
     return sec
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
 def write_report(study: str | os.PathLike, *, svg: bool = True) -> Path:
     """Write ``study/report.html`` (self-contained) and ``study/figures/*.png|svg`` (+ ``tables/*.csv``).
 
@@ -392,16 +380,16 @@ def write_report(study: str | os.PathLike, *, svg: bool = True) -> Path:
         for f in s.figures:
             png = f.figure if isinstance(f.figure, bytes) else figure_png(f.figure)
             pngs[f.name] = png
-            _atomic_write(figdir / f"{f.name}.png", png)
+            atomic_write_bytes(figdir / f"{f.name}.png", png)
             if svg and not isinstance(f.figure, bytes):
                 import io
 
                 buf = io.BytesIO()
                 f.figure.savefig(buf, format="svg", bbox_inches="tight")
-                _atomic_write(figdir / f"{f.name}.svg", buf.getvalue())
+                atomic_write_bytes(figdir / f"{f.name}.svg", buf.getvalue())
         for t in s.tables:
             tabdir.mkdir(exist_ok=True)
-            _atomic_write(tabdir / f"{t.name}.csv", t.table.to_csv(index=False).encode())
+            atomic_write_bytes(tabdir / f"{t.name}.csv", t.table.to_csv(index=False).encode())
     title = str(header.get("title") or f"preattentive report: {study.resolve().name}")
     when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     sub = " · ".join(x for x in (str(header.get("description", "")), f"generated {when}") if x)
@@ -410,9 +398,9 @@ def write_report(study: str | os.PathLike, *, svg: bool = True) -> Path:
     foot = f"preattentive {__version__}" + (f" · command: {header['command']}" if header.get("command") else "")
     page = render_page(title, secs, subtitle=sub, footer=foot, pngs=pngs)
     if findings is not None:  # the same findings as a file, for scripts (and the demo's terminal summary)
-        _atomic_write(study / "findings.json", json.dumps(findings.to_dict(), indent=2, default=str).encode())
+        atomic_write_json(study / "findings.json", findings.to_dict(), indent=2, default=str, newline=False)
     out = study / "report.html"
-    _atomic_write(out, page.encode("utf-8"))
+    atomic_write_bytes(out, page.encode("utf-8"))
     return out
 
 

@@ -18,7 +18,7 @@ from preattentive.report.html import FigureItem, Section, TableItem
 def iterations_figure(table: pd.DataFrame, *, title: str = "Accuracy vs test-time iterations"):
     """One panel per test condition: accuracy (95 % CI) against the iterations each model was run for.
 
-    ``table`` is a ``compare`` results table (:data:`preattentive.training.compare.COLUMNS`): model, condition,
+    ``table`` is a ``compare`` results table (:data:`preattentive.studies.compare.COLUMNS`): model, condition,
     test_steps, accuracy, ci_low, ci_high, n. Models with one row per condition are drawn as dashed lines.
 
     Example

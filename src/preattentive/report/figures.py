@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from preattentive.evaluation.stats import psychometric_curve, wilson_ci
+
 # Okabe & Ito (2008) colour-blind-safe palette, then matplotlib's tab10 for more models
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 
@@ -70,12 +72,10 @@ def psychometric_figure(acc: pd.DataFrame, fits: pd.DataFrame | None = None, *, 
                 f = fits[(fits[key if key in fits.columns else "family"] == fam) & (fits["model"] == m)
                          & (fits["method"] == k)]
                 if len(f) and bool(f["success"].iloc[0]):
-                    from preattentive.evaluation.stats import _curve
-
                     r = f.iloc[0]
                     xs = np.linspace(x.min(), x.max(), 100)
-                    ax.plot(xs, _curve(r["kind"], xs, r["alpha"], r["beta"], 0.0, r["chance"]), color=colors[lab],
-                            lw=0.8, alpha=0.7, ls=":")
+                    ax.plot(xs, psychometric_curve(r["kind"], xs, r["alpha"], r["beta"], 0.0, r["chance"]),
+                            color=colors[lab], lw=0.8, alpha=0.7, ls=":")
                     if x.min() <= r["threshold"] <= x.max():
                         ax.plot([r["threshold"]], [0.02], marker="^", color=colors[lab], ms=6, clip_on=False)
         chance = float(d["chance"].mean())
@@ -197,8 +197,6 @@ def probe_figure(acc: pd.DataFrame, *, ncols: int = 3) -> Any:
     """Linear-probe accuracy (pooled over levels, Wilson 95 % CI) per layer and time step; one panel per model x
     task. With time steps: x = step, one line per layer; without: x = layer. ``acc`` is ``accuracy_table`` output
     restricted to probe methods (``probe:<layer>[@t<step>]``)."""
-    from preattentive.evaluation.stats import wilson_ci
-
     d = acc[acc["method"].str.startswith("probe")]
     if d.empty:
         raise ValueError("no probe rows: expected methods named probe[:<layer>[@t<step>]]")

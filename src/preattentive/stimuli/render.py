@@ -50,21 +50,6 @@ def _pts(rc: np.ndarray) -> np.ndarray:
     return np.round(rc[:, ::-1] * _SCALE).astype(np.int32)
 
 
-def draw_line(img: np.ndarray, p0: Sequence[float], p1: Sequence[float], color: Sequence[int],
-              thickness: int = 1, aa: bool = True) -> None:
-    """A line from ``p0`` to ``p1`` (row, col), ``thickness`` px, anti-aliased unless ``aa=False``."""
-    a, b = _pts(np.array([p0, p1]))
-    cv2.line(img, tuple(map(int, a)), tuple(map(int, b)), tuple(map(int, color)), int(thickness),
-             cv2.LINE_AA if aa else cv2.LINE_8, SHIFT)
-
-
-def draw_polyline(img: np.ndarray, points: np.ndarray, color: Sequence[int], thickness: int = 1,
-                  aa: bool = True, closed: bool = False) -> None:
-    """A polyline through ``points`` (N, 2) (row, col)."""
-    cv2.polylines(img, [_pts(points)], closed, tuple(map(int, color)), int(thickness),
-                  cv2.LINE_AA if aa else cv2.LINE_8, SHIFT)
-
-
 def fill_polygon(img: np.ndarray, points: np.ndarray, color: Sequence[int], aa: bool = False) -> None:
     """A filled polygon with vertices ``points`` (N, 2) (row, col)."""
     cv2.fillPoly(img, [_pts(points)], tuple(map(int, color)), cv2.LINE_AA if aa else cv2.LINE_8, SHIFT)
@@ -92,17 +77,6 @@ def draw_segments(img: np.ndarray, centers: np.ndarray, angles: np.ndarray, leng
     segs = np.stack([_pts(centers - d), _pts(centers + d)], axis=1)  # (N, 2, 2) fixed-point (x, y)
     cv2.polylines(img, list(segs), False, tuple(map(int, color)), int(thickness),
                   cv2.LINE_AA if aa else cv2.LINE_8, SHIFT)
-
-
-def jittered_grid(size: int, spacing: float, jitter: float, rng: np.random.Generator, margin: float = 0.0) -> np.ndarray:
-    """Centres of a square grid with ``spacing`` px, each displaced uniformly by up to ``jitter`` px. (N, 2)."""
-    start = margin + spacing / 2
-    ticks = np.arange(start, size - margin, spacing)
-    rr, cc = np.meshgrid(ticks, ticks, indexing="ij")
-    pts = np.stack([rr.ravel(), cc.ravel()], axis=1)
-    if jitter > 0:
-        pts = pts + rng.uniform(-jitter, jitter, size=pts.shape)
-    return pts
 
 
 # --------------------------------------------------------------------------------------------- shapes

@@ -1,4 +1,4 @@
-"""Scene graphs for ``scenes``: caption classes (group specs), their text, object lists, rendering and twins.
+"""Scene graphs for ``scenes``: its parameters, caption classes (group specs), their text, objects and rendering.
 
 Pure functions and frozen specs used by :mod:`preattentive.stimuli.scenes` (the family) and, through its
 re-exports, by the CLIP/LLaVA code. Radford et al. 2021; Yuksekgonul et al. 2023 (swap hard negatives).
@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from preattentive.stimuli.base import check_range
+from preattentive.stimuli.base import Params, ParamError, check_choice, check_range
 from preattentive.stimuli.render import COLORS, blank, draw_shape
 
 SCENE_SHAPES = ("circle", "square", "triangle", "diamond", "cross")  # shapes a caption can name
@@ -246,3 +246,56 @@ def twin(objects: Sequence[dict[str, Any]], kind: str = "swap", rng: np.random.G
 
 def _okey(o: dict[str, Any]) -> tuple[str, str, str]:
     return o["colour"], o["shape"], o.get("size", "")
+
+
+# --------------------------------------------------------------------------------------------- parameters
+@dataclass(frozen=True)
+class ScenesParams(Params):
+    question: str = "mixed"  # mixed | colour | shape | count | relation | caption
+    colors: tuple[str, ...] = ("red", "green", "blue")  # object colour names (render.COLORS)
+    shapes: tuple[str, ...] = ("circle", "square", "triangle")  # object shapes (SCENE_SHAPES)
+    relations: tuple[str, ...] = ("left of", "above")  # caption relations; never a word with its inverse
+    n_objects: int = 2  # object groups per scene: 1 ("two red circles") or 2 (related by a relation)
+    counts: tuple[int, ...] = (1,)  # copies per group, each in 1..10
+    sizes: tuple[str, ...] = ()  # size words in captions ("small", "large"); () = one size, no size word
+    obj_size: float = 0.12  # half-extent of a large object, fraction of the side, / sqrt(max(counts)); floor 3.5 px
+    margin: float = 0.04  # least gap between object boxes, fraction of the side (floor 2.5 px)
+    dominance: float = 2.0  # relation axis offset of group centres >= dominance x the other axis (> 1)
+    n_caption_choices: int = 4  # choices for question="caption": the true caption + hard negatives
+    split: str = "all"  # all | train | test: which caption classes (see caption_split) scenes are drawn from
+    holdout_fraction: float = 0.25  # fraction of caption classes (whole swap pairs) in the test split
+    split_seed: int = 0  # seed of the class split, independent of the trial seed
+    background: str = "white"  # background colour name (render.COLORS); no object may use it
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("colors", "shapes", "relations", "counts", "sizes"):
+            if isinstance(getattr(self, name), (list, str)):
+                v = getattr(self, name)
+                object.__setattr__(self, name, tuple([v] if isinstance(v, str) else v))
+        check_choice("question", self.question, ("mixed",) + QUESTIONS)
+        check_choice("background", self.background, tuple(COLORS))
+        check_choice("n_objects", self.n_objects, (1, 2))
+        check_choice("split", self.split, ("all", "train", "test"))
+        for name, vocab in (("colors", [c for c in COLORS if c != self.background]), ("shapes", SCENE_SHAPES),
+                            ("relations", RELATIONS), ("sizes", tuple(SIZE_FACTOR)), ("counts", range(1, 11))):
+            values = getattr(self, name)
+            if not values and name not in ("sizes",) and not (name == "relations" and self.n_objects == 1):
+                raise ParamError(f"{name}=(): expected at least one of {', '.join(map(str, vocab))}")
+            for v in values:
+                check_choice(name[:-1], v, tuple(vocab))
+            if len(set(values)) != len(values):
+                raise ParamError(f"{name}={values!r}: expected distinct values")
+        for r in self.relations:
+            if INVERSE[r] in self.relations:
+                raise ParamError(f"relations={self.relations!r}: {r!r} and {INVERSE[r]!r} together would give "
+                                 "two captions per image; expected at most one of each pair")
+        if len(self.sizes) == 1:
+            raise ParamError(f"sizes={self.sizes!r}: expected () or both of small, large")
+        if self.n_objects == 1 and self.question == "relation":
+            raise ParamError("question='relation' needs n_objects=2, got n_objects=1")
+        check_range("obj_size", self.obj_size, 0.02, 0.4)
+        check_range("margin", self.margin, 0.0, 0.2)
+        check_range("dominance", self.dominance, 1.05, 10.0)
+        check_range("n_caption_choices", self.n_caption_choices, 2, 8)
+        check_range("holdout_fraction", self.holdout_fraction, 0.0, 0.9)

@@ -8,16 +8,14 @@ offset ``dominance`` times larger along that axis than across it).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from preattentive.stimuli.base import ParamError
 from preattentive.stimuli.render import separated
-from preattentive.stimuli.scene_graph import MIN_GAP, MIN_HALF, MIN_HALF_CROSS, SIZE_FACTOR, GroupSpec, SceneSpec
-
-if TYPE_CHECKING:
-    from preattentive.stimuli.scenes import ScenesParams
+from preattentive.stimuli.scene_graph import (MIN_GAP, MIN_HALF, MIN_HALF_CROSS, SIZE_FACTOR, GroupSpec, SceneSpec,
+                                              ScenesParams)
 
 
 def _halves(spec: SceneSpec, p: ScenesParams) -> np.ndarray:

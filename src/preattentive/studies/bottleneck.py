@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from preattentive.config_schema import Seed, check_types, from_mapping, read_yaml
+from preattentive.files import atomic_write_json, atomic_write_text
 from preattentive.preflight import check_name, check_threads
 from preattentive.stimuli.base import ParamError
 
@@ -100,7 +101,7 @@ class BottleneckResult:
     out: Path
     table: Any  # pandas DataFrame: task, tokens, conditioning, model, n, accuracy, ci_lo, ci_hi, chance
     figure: Path | None
-    report: Path | None
+    report: Path
     notes: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -159,6 +160,7 @@ def _run(cfg: BottleneckConfig, out: Path, log: Callable[[str], None]) -> Bottle
     from preattentive.datasets.preview import save_png
     from preattentive.evaluation import accuracy_table, evaluate, load_model
     from preattentive.evaluation.suites import suite_from_dict
+    from preattentive.report import write_report
     from preattentive.report.bottleneck import accuracy_vs_tokens_figure
     from preattentive.training.runs import run_finished
     from preattentive.training import train_supervised
@@ -167,14 +169,14 @@ def _run(cfg: BottleneckConfig, out: Path, log: Callable[[str], None]) -> Bottle
     out = Path(out)
     preflight(cfg)  # a bad task, budget or option fails here, before a folder or a trial exists
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-    (out / "study.json").write_text(json.dumps({
+    atomic_write_json(out / "config.json", cfg.to_dict(), indent=2, newline=False)
+    atomic_write_json(out / "study.json", {
         "title": "Bottleneck study: accuracy vs image-token budget",
         "description": ("LLaVA-style nets (ViT encoder → patch tokens pooled to a budget → linear projector → "
                         "transformer reader with the question) trained per task, token budget "
                         f"{', '.join(map(str, cfg.budgets))} and encoder conditioning "
                         f"({', '.join(cfg.conditionings)}: late = question-independent, film = question-conditioned)."),
-        "command": "preattentive bottleneck"}, indent=2))
+        "command": "preattentive bottleneck"}, indent=2, newline=False)
     notes: list[dict[str, str]] = []
     frames = []
     for task, spec in cfg.tasks.items():
@@ -206,16 +208,10 @@ def _run(cfg: BottleneckConfig, out: Path, log: Callable[[str], None]) -> Bottle
                 log(f"  {name}: accuracy {acc['accuracy'].iloc[0]:.3f} (n={int(acc['n'].iloc[0])})")
     table = pd.concat(frames, ignore_index=True)[["task", "tokens", "conditioning", "model", "family",
                                                    "train_steps", "n", "k", "accuracy", "ci_lo", "ci_hi", "chance"]]
-    table.to_csv(out / "bottleneck.csv", index=False)
+    atomic_write_text(out / "bottleneck.csv", table.to_csv(index=False))
     figure = save_png(accuracy_vs_tokens_figure(table), out / "figures" / "accuracy_vs_tokens.png")
     notes.append({"section": "general", "text": f"Accuracy vs token budget: {figure.relative_to(out)} and "
                                                 "bottleneck.csv (the report below shows each model's accuracy)."})
-    (out / "notes.json").write_text(json.dumps(notes, indent=2))
-    report = None
-    try:
-        from preattentive.report import write_report
-
-        report = write_report(out)
-    except ImportError as e:
-        notes.append({"section": "general", "text": f"report: not built yet ({e})"})
+    atomic_write_json(out / "notes.json", notes, indent=2, newline=False)
+    report = write_report(out)
     return BottleneckResult(out, table, figure, report, notes)

@@ -1,8 +1,8 @@
 """The demo study: generate the core suite, train, evaluate, record and report — only calls into the rooms.
 
-``run_demo(config, out)`` runs the stages of :mod:`preattentive.studies.stages` in turn. A stage whose room is not
-built yet is skipped with a visible note (``notes.json`` and the report), never faked; a stage that fails records
-its error as a note (traceback in ``errors.log``) and the study goes on, so the report always shows what did run.
+``run_demo(config, out)`` runs the stages of :mod:`preattentive.studies.stages` in turn. A stage that fails records
+its error as a visible note (``notes.json`` and the report; traceback in ``errors.log``), never faked, and the study
+goes on, so the report always shows what did run.
 
 Example
 -------
@@ -25,6 +25,8 @@ from typing import Any, Callable
 
 from preattentive.config_schema import Seed, check_types, from_mapping, read_yaml
 from preattentive.configs import packaged_config
+from preattentive.files import atomic_write_json
+from preattentive import stimuli
 from preattentive.preflight import check_name, check_threads
 from preattentive.stimuli.base import ParamError
 
@@ -112,6 +114,11 @@ class DemoConfig:
             _check_curriculum(task, stages)
         for task in self.net_tasks:
             check_name(task, what="net task")  # it names folders: data/<task>-train, runs/<net>@<task>
+        for what, ids in (("net_tasks", self.net_tasks), ("probe_families", self.probe_families)):
+            unknown = [f for f in ids if f not in stimuli.REGISTRY]
+            if unknown:
+                raise ParamError(f"{what}: unknown stimulus family {unknown[0]!r}; expected one of: "
+                                 f"{', '.join(stimuli.REGISTRY.list())}")
         check_threads(self.threads)
 
     @classmethod
@@ -202,9 +209,8 @@ class DemoResult:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str))
-    os.replace(tmp, path)
+    """The demo's JSON files (config, study, summary, notes, timings): indent 2, no final newline."""
+    atomic_write_json(path, obj, indent=2, default=str, newline=False)
 
 
 def stage_report(ctx) -> Path:
@@ -247,7 +253,7 @@ def run_demo(config: DemoConfig, out: str | os.PathLike, *, log: Callable[[str],
 
 
 def _run(config: DemoConfig, out: Path, log: Callable[[str], None], command: str) -> DemoResult:
-    from preattentive.studies import stages
+    from preattentive.studies import stages  # lazy: torch and transformers, which DemoConfig and --help never need
 
     _write_json(out / "study.json", {
         "title": "preattentive demo study",
@@ -322,19 +328,11 @@ def format_summary(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _not_built(e: BaseException) -> bool:
-    """An ImportError for one of our own modules/names: a room (or part of one) that has not landed yet."""
-    return isinstance(e, ImportError) and (e.name or "").startswith("preattentive")
-
-
 def _guarded(fn: Callable, ctx, name: str, section: str) -> Any:
-    """Run one stage: a room not built yet → a "not built" note; any other error → a "failed" note + traceback."""
+    """Run one stage: an error becomes a "failed" note (the traceback in ``errors.log``), the others still run."""
     try:
         return fn(ctx)
     except Exception as e:  # noqa: BLE001 - one stage's failure must not hide the others' results
-        if _not_built(e):
-            ctx.notes.add(section, f"{name}: not built yet ({e}); left out")
-            return None
         ctx.notes.add(section, f"{name}: failed ({type(e).__name__}: {e}); left out — see errors.log")
         with open(ctx.out / "errors.log", "a") as f:
             f.write(f"== {name}\n{traceback.format_exc()}\n")

@@ -1,16 +1,37 @@
 """The demo study's stages: each is a handful of calls into one room, recording what it produced.
 
 A stage takes the :class:`Context` (config, output folder, notes, the runs trained so far) and adds to it. It
-raises ``ImportError`` when a room it needs is not built yet (the study turns that into a visible note) and
 never computes results itself: training, evaluation, physiology and the report each live in their room.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+# Every room at module top: this module is imported only by ``run_demo`` (lazily, so that ``DemoConfig`` and the
+# CLI's --help stay light), and the demo runs every stage, so nothing here is worth deferring.
+from preattentive import stimuli
+from preattentive.datasets import generate_set, preview_grid, save_png
+from preattentive.datasets.parquet import set_status
+from preattentive.evaluation import accuracy_table, compare_models, evaluate, load_model, read_results
+from preattentive.evaluation.applicability import applicability
+from preattentive.evaluation.suites import suite_from_dict
+from preattentive.files import atomic_write_json
+from preattentive.models.kinds import kind_for_run, resolve
+from preattentive.physiology import (border_ownership, control_failures, departure_step, example_boxes,
+                                     figure_ground_modulation, pair_differences, write_example, write_tables)
+from preattentive.training import TrainConfig, load_run, train_supervised
+from preattentive.training.clip import train_clip
+from preattentive.training.config import TEST_SEED_OFFSET
+from preattentive.training.llava import train_llava
+from preattentive.training.runs import run_finished
 
 
 @dataclass
@@ -30,41 +51,21 @@ class Context:
 
 
 def _family_ids() -> list[str]:
-    from preattentive import stimuli
-
     return stimuli.latest()  # the newest version of each family, so none is evaluated twice
-
-
-def _has_family(name: str) -> bool:
-    from preattentive import stimuli
-
-    return name in stimuli.REGISTRY
 
 
 # --------------------------------------------------------------------------------------------- stimuli
 def stage_suite(ctx: Context) -> None:
     """Preview grids (one row per difficulty rung) for every registered stimulus family: ``stimuli/<id>.png``."""
-    from preattentive.datasets import preview_grid, save_png
-
     families = _family_ids()
-    if not families:
-        ctx.notes.add("stimuli", "no stimulus family is registered yet: the suite and everything built on it is "
-                                 "left out")
-        return
     for fid in families:
-        try:
-            gen = _make_family(fid, ctx.cfg.suite_size, ctx.cfg.seed)
-            path = save_png(preview_grid(gen, n_cols=ctx.cfg.preview_cols), ctx.out / "stimuli" / f"{fid}.png")
-        except NotImplementedError:
-            ctx.notes.add("stimuli", f"stimulus family {fid}: not built yet; left out")
-            continue
+        gen = _make_family(fid, ctx.cfg.suite_size, ctx.cfg.seed)
+        path = save_png(preview_grid(gen, n_cols=ctx.cfg.preview_cols), ctx.out / "stimuli" / f"{fid}.png")
         ctx.log(f"  {fid}: {path}")
     ctx.summary["families"] = families
 
 
 def _make_family(fid: str, size: int, seed: int, **params: Any):
-    from preattentive import stimuli
-
     return stimuli.make(fid, seed=seed, size=size, **params)
 
 
@@ -75,16 +76,8 @@ def stage_nets(ctx: Context) -> None:
     Each task's training set is generated once as Parquet (the datasets room) and shared by both nets, so they
     see the same images in the same order; both get the same step budget, with a wall-clock cap.
     """
-    from preattentive.datasets import generate_set
-    from preattentive.datasets.parquet import set_status
-    from preattentive.training import TrainConfig, train_supervised
-    from preattentive.training.runs import run_finished
-
     cfg = ctx.cfg
-    for task in cfg.net_tasks:
-        if not _has_family(task):
-            ctx.notes.add("training", f"nets on {task}: the {task} family is not built yet; left out")
-            continue
+    for task in cfg.net_tasks:  # registered families (DemoConfig checks)
         # every difficulty rung in turn (mix_levels), so that the nets are tested on the distribution they saw;
         # or the task's curriculum: one set per stage, each stage starting from the previous stage's weights
         plan = [(f"{task}-train", {"mix_levels": True} if cfg.net_mix_levels else {}, cfg.net_steps,
@@ -132,9 +125,6 @@ def stage_nets(ctx: Context) -> None:
 
 def stage_clip(ctx: Context) -> None:
     """Train the tiny CLIP with NegCLIP hard negatives (the CLIP/LLaVA room's recipe)."""
-    from preattentive.training.clip import train_clip
-    from preattentive.training.runs import run_finished
-
     cfg = ctx.cfg
     run = ctx.run_dir("clip-hn")
     if not run_finished(run):
@@ -148,9 +138,6 @@ def stage_clip(ctx: Context) -> None:
 
 def stage_llava(ctx: Context) -> None:
     """Train the tiny LLaVA on the CLIP tower (the CLIP/LLaVA room's recipe)."""
-    from preattentive.training.llava import train_llava
-    from preattentive.training.runs import run_finished
-
     cfg = ctx.cfg
     if "clip-hn" not in ctx.runs:
         ctx.notes.add("training", "LLaVA: needs the demo's CLIP, which did not train; left out")
@@ -167,8 +154,6 @@ def stage_llava(ctx: Context) -> None:
 
 # --------------------------------------------------------------------------------------------- evaluation
 def _adapter(run: Path, name: str):
-    from preattentive.evaluation import load_model
-
     adapter = load_model(f"run:{run}")
     adapter.name = name  # a short display name for tables and plots instead of the run path
     return adapter
@@ -178,11 +163,6 @@ def _evaluate(ctx: Context, adapter: Any, families: list[str], levels: Any, size
               **options: Any) -> int:
     """Evaluate block by block (family x level), so that a rung a family cannot draw at ``size`` px becomes a
     note instead of sinking the whole evaluation. Returns the number of trials evaluated."""
-    from preattentive import stimuli
-    from preattentive.evaluation import evaluate
-    from preattentive.evaluation.suites import suite_from_dict
-    from preattentive.training.config import TEST_SEED_OFFSET
-
     def suite(fid: str, levels: Any):
         # held-out trials: the training room's test seed, never a training or validation stream
         return suite_from_dict({"name": "demo", "seed": ctx.cfg.seed + TEST_SEED_OFFSET, "size": size, "n": n,
@@ -208,9 +188,6 @@ def _evaluate(ctx: Context, adapter: Any, families: list[str], levels: Any, size
 def _askable(adapter: Any, method: str, fid: str, level: Any, size: int, n: int) -> tuple[bool, str]:
     """The applicability rule (evaluation.applicability): can this model be asked this block's prompts
     (zero-shot) or questions and answers (generative) at all?"""
-    from preattentive import stimuli
-    from preattentive.evaluation.applicability import applicability
-
     if method not in ("zero-shot", "generative"):
         return True, ""
     tok = getattr(getattr(adapter, "model", None), "tokenizer", None)
@@ -231,12 +208,8 @@ def stage_evaluate(ctx: Context) -> None:
         adapter = _adapter(run, name)
         if name == "clip-hn":
             n = _evaluate(ctx, adapter, families, cfg.eval_levels, cfg.suite_size, cfg.eval_n, "zero-shot")
-            probe = [f for f in cfg.probe_families if _has_family(f)]
-            n += _evaluate(ctx, adapter, probe, cfg.probe_levels, cfg.suite_size, cfg.probe_n, "probe",
-                           layer=cfg.probe_layer)
-            if not probe:
-                ctx.notes.add("evaluation", "linear probes of CLIP features: none of the probe families "
-                                            f"{list(cfg.probe_families)} is built yet; left out")
+            n += _evaluate(ctx, adapter, list(cfg.probe_families), cfg.probe_levels, cfg.suite_size, cfg.probe_n,
+                           "probe", layer=cfg.probe_layer)
         elif name == "llava":
             n = _evaluate(ctx, adapter, families, cfg.eval_levels, cfg.suite_size, cfg.llava_eval_n, "generative",
                           max_new_tokens=16, batch_size=32, template=cfg.llava_template)
@@ -250,15 +223,11 @@ def stage_evaluate(ctx: Context) -> None:
 def stage_summary(ctx: Context) -> None:
     """Headline numbers from the evaluation rows: accuracy per model x family, the feedforward-vs-recurrent gap
     on each net task (paired McNemar on the same trials), into ``summary.json``."""
-    from preattentive.evaluation import accuracy_table, compare_models, read_results
-
     _write_not_applicable(ctx)
     folder = ctx.out / "eval"
     files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
     if not files:
         return
-    import pandas as pd
-
     df = pd.concat([read_results(f) for f in files], ignore_index=True)
     acc = accuracy_table(df, by=["model", "method", "family"])
     ctx.summary["accuracy"] = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
@@ -278,22 +247,17 @@ def stage_summary(ctx: Context) -> None:
 
 def _write_not_applicable(ctx: Context) -> None:
     """``not_applicable.json``: one entry per (model, method, family) with the reason (the report's findings)."""
-    from preattentive.datasets.parquet import atomic_write_bytes
-
     seen: dict[tuple[str, str, str], dict[str, Any]] = {}
     for r in ctx.not_applicable:
         seen.setdefault((r["model"], r["method"], r["family"]), {k: r[k] for k in ("model", "method", "family",
                                                                                     "reason")})
-    atomic_write_bytes(ctx.out / "not_applicable.json", json.dumps(list(seen.values()), indent=2).encode())
+    atomic_write_json(ctx.out / "not_applicable.json", list(seen.values()), indent=2, newline=False)
 
 
 # --------------------------------------------------------------------------------------------- physiology
 def _physiology_models(ctx: Context) -> list[tuple[str, Any, str]]:
     """``(name, model, recorder)`` for the models recorded: the nets trained on figure-ground, and CLIP; the
     recorder is the one the run's model kind names (:mod:`preattentive.models.kinds`)."""
-    from preattentive.models.kinds import kind_for_run
-    from preattentive.training import load_run
-
     out = []
     for name, run in ctx.runs.items():
         if name.endswith("@figure-ground") or name == "clip-hn":
@@ -305,8 +269,6 @@ def _physiology_models(ctx: Context) -> list[tuple[str, Any, str]]:
 
 
 def _record(model: Any, recorder: str, images: Any, name: str):
-    from preattentive.models.kinds import resolve
-
     return resolve(recorder)(model, list(images), model=name)
 
 
@@ -314,13 +276,6 @@ def stage_physiology(ctx: Context) -> None:
     """Figure–ground modulation (Poort et al. 2012) and border-ownership selectivity (Zhou et al. 2000) of the
     recorded models' units per layer and time step, for units whose whole step-1 receptive field sees identical
     pixels in both trials of a pair (the physiology room's control); tables under ``physiology/``."""
-    import numpy as np
-    import pandas as pd
-
-    from preattentive.physiology import (border_ownership, control_failures, departure_step, example_boxes,
-                                         figure_ground_modulation, pair_differences, write_example, write_tables)
-    from preattentive.training.config import TEST_SEED_OFFSET
-
     cfg = ctx.cfg
     models = _physiology_models(ctx)
     if not models:
@@ -364,8 +319,6 @@ def stage_physiology(ctx: Context) -> None:
 def _physiology_headlines(tables: dict[str, Any], failed: Any) -> dict[str, Any]:
     """Per model and layer: RF side, contained units, and the contained units' BO fraction / FG modulation at
     every step with the step at which each departs from 0; and whether the control held."""
-    import math
-
     dep = tables["departure"].set_index(["analysis", "model", "layer"])["departure_step"]
     clean = lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), 4)  # noqa: E731
     rows = []

@@ -27,6 +27,7 @@ import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 
 from preattentive.config_schema import CheckpointState, ConfigError, read_record
+from preattentive.files import atomic_dir, atomic_write_text
 from preattentive.preflight import check_safetensors
 
 LATEST = "latest"
@@ -99,23 +100,15 @@ def save_checkpoint(root: str | os.PathLike, model: torch.nn.Module, optimizer: 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     name = f"step-{step:08d}"
-    tmp = root / f".{name}.tmp"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    save_model(model, str(tmp / "model.safetensors"))
-    opt_tensors, opt_meta = _split_optimizer(optimizer)
-    save_file({**opt_tensors, **_rng_tensors()}, str(tmp / "optimizer.safetensors"))
-    state = {"step": int(step), "elapsed": {k: float(v) for k, v in elapsed.items()}, "optimizer": opt_meta,
-             "extra": extra or {}}
-    (tmp / "state.json").write_text(json.dumps(state, indent=1))
     final = root / name
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    latest_tmp = root / f".{LATEST}.tmp"
-    latest_tmp.write_text(name)
-    os.replace(latest_tmp, root / LATEST)
+    with atomic_dir(final) as tmp:
+        save_model(model, str(tmp / "model.safetensors"))
+        opt_tensors, opt_meta = _split_optimizer(optimizer)
+        save_file({**opt_tensors, **_rng_tensors()}, str(tmp / "optimizer.safetensors"))
+        state = {"step": int(step), "elapsed": {k: float(v) for k, v in elapsed.items()}, "optimizer": opt_meta,
+                 "extra": extra or {}}
+        (tmp / "state.json").write_text(json.dumps(state, indent=1))  # inside the temporary folder: renamed whole
+    atomic_write_text(root / LATEST, name)
     steps = sorted(p for p in root.glob("step-*") if p.is_dir())
     for old in steps[:-keep] if keep > 0 else []:
         shutil.rmtree(old, ignore_errors=True)

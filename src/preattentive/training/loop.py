@@ -23,7 +23,7 @@ from preattentive.training.data import held_out, net_inputs, train_loader
 from preattentive.training.losses import LossOutput, dense_logits, solved, supervised_loss
 from preattentive.training.preflight import dry_run_loss, prepare_task
 from preattentive.training.runs import (append_metrics, build_net, check_out_dir, init_weights, truncate_metrics,
-                                        write_json_atomic, write_model)
+                                        write_model, write_record)
 
 LossFn = Callable[[torch.nn.Module, dict[str, torch.Tensor]], LossOutput]
 
@@ -168,7 +168,7 @@ def train_supervised(config: TrainConfig, out: str | os.PathLike, *, resume: boo
         out.mkdir(parents=True, exist_ok=True)
         if accelerator.is_main_process:
             truncate_metrics(out / "metrics.jsonl", start_step)
-            write_json_atomic(out / "run.json", {"kind": "supervised", "model_dir": "model", "status": "running",
+            write_record(out / "run.json", {"kind": "supervised", "model_dir": "model", "status": "running",
                                                  "model": model_id, "task": task, "config": config.to_dict(),
                                                  "n_params": n_params})
         net, optimizer_p = accelerator.prepare(net, optimizer)
@@ -251,7 +251,7 @@ def train_supervised(config: TrainConfig, out: str | os.PathLike, *, resume: boo
             1e-9, time.perf_counter() - run_t0)
         if accelerator.is_main_process:
             write_model(accelerator.unwrap_model(net), out / "model")
-            write_json_atomic(out / "run.json", {
+            write_record(out / "run.json", {
                 "kind": "supervised", "model_dir": "model", "status": "done", "model": model_id, "task": task,
                 "config": config.to_dict(), "n_params": n_params, "steps": step, "elapsed": elapsed,
                 "images_per_s": ips, "val": val})

@@ -3,7 +3,7 @@
 :func:`prepare_task` resolves the task's families (and checks a Parquet training set against the task and image
 size); :func:`preflight_supervised` additionally builds the net, copies ``init_from`` weights and runs the loss once
 on two held-out trials, all under a forked RNG so the caller's random state is untouched. The trainer uses the same
-pieces, and :func:`~preattentive.training.compare.compare` calls :func:`preflight_supervised` for every model and
+pieces, and :func:`~preattentive.studies.compare.compare` calls :func:`preflight_supervised` for every model and
 curriculum stage before it trains the first one, so a typo in the last model costs nothing.
 
 Example

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from preattentive.config_schema import RunRecord, read_json, read_record
+from preattentive.files import atomic_dir, atomic_write_json, atomic_write_text
 from preattentive.preflight import check_weights
 from preattentive.stimuli.base import ParamError
 
@@ -27,11 +27,12 @@ from preattentive.stimuli.base import ParamError
 RESUMABLE_CHANGES = ("steps", "minutes", "num_workers")
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON to ``path`` via a temporary file and ``os.replace`` (never a half-written file)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=str))
-    os.replace(tmp, path)
+def write_record(path: Path, obj: Any) -> None:
+    """Write a run record (``run.json``, ``compare.json``) atomically, in the one format every trainer uses.
+
+    Indent 1, no final newline, values JSON cannot hold (paths) as ``str``.
+    """
+    atomic_write_json(path, obj, indent=1, default=str, newline=False)
 
 
 def append_metrics(path: Path, record: dict[str, Any]) -> None:
@@ -67,9 +68,7 @@ def truncate_metrics(path: Path, step: int) -> None:
     if not path.exists():
         return
     keep = [r for r in read_metrics(path) if r.get("step", 0) <= step]
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in keep))
-    os.replace(tmp, path)
+    atomic_write_text(path, "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in keep))
 
 
 def read_run(path: str | os.PathLike) -> dict[str, Any]:
@@ -172,10 +171,5 @@ def write_model(net: torch.nn.Module, target: Path) -> None:
     """``save_net`` into a temporary directory, then swap it into ``target``."""
     from preattentive.models import save_net
 
-    tmp = target.with_name(f".{target.name}.tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    save_net(net, tmp)
-    if target.exists():
-        shutil.rmtree(target)
-    os.replace(tmp, target)
+    with atomic_dir(target) as tmp:
+        save_net(net, tmp)

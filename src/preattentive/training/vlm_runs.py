@@ -10,10 +10,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable
+
+from preattentive.files import atomic_dir
+from preattentive.training.runs import write_record
 
 CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}  # budget clocks; "cpu" sums all threads
 LOADERS = {"clip": "preattentive.models.clip:load_clip", "llava": "preattentive.models.llava:load_llava"}
@@ -52,12 +54,6 @@ def check_run_dir(out: str | os.PathLike, kind: str, *, resume: bool) -> None:
         raise ValueError(f"cannot resume {str(d)!r} as a {kind} run: its run.json has kind={have!r}")
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=str))
-    os.replace(tmp, path)
-
-
 class RunWriter:
     """Creates a run directory, appends metrics, and finishes it with the model and the final record.
 
@@ -75,7 +71,7 @@ class RunWriter:
         self.record = {"kind": kind, "model_dir": "model", "loader": LOADERS[kind], "task": task,
                        "config": dataclasses.asdict(config), "status": "running", "version": __version__,
                        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        _write_json(record_path, self.record)
+        write_record(record_path, self.record)
         self._metrics = open(self.dir / "metrics.jsonl", "a")
 
     def log(self, row: dict[str, Any]) -> None:
@@ -84,22 +80,16 @@ class RunWriter:
 
     def save_model(self, save: Callable[[Path], Any]) -> Path:
         """Call ``save(tmp_dir)`` and move the result to ``model/`` atomically (the old one removed after)."""
-        tmp, final = self.dir / ".model.tmp", self.dir / "model"
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        save(tmp)
-        old = self.dir / ".model.old"
-        if final.exists():
-            os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
+        final = self.dir / "model"
+        with atomic_dir(final) as tmp:
+            save(tmp)
         return final
 
     def finish(self, save: Callable[[Path], Any], **fields: Any) -> Path:
         """Save the model, mark the run done with ``fields`` (steps, metrics, ...) and return the run directory."""
         self.save_model(save)
         self.record.update(fields, status="done", finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-        _write_json(self.dir / "run.json", self.record)
+        write_record(self.dir / "run.json", self.record)
         self._metrics.close()
         return self.dir
 

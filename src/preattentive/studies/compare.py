@@ -18,43 +18,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from preattentive.config_schema import Seed, check_types, from_mapping
+from preattentive.evaluation.stats import wilson_ci
+from preattentive.files import atomic_path, atomic_write_text
 from preattentive.preflight import check_name, confined
 from preattentive.stimuli.base import ParamError
 
 COLUMNS = ("model", "net_id", "n_params", "flops_per_image", "train_steps", "train_images", "train_wall_s",
            "train_cpu_s", "train_images_per_s", "train_images_per_cpu_s", "val_acc", "condition", "test_steps",
            "level", "n", "correct", "accuracy", "ci_low", "ci_high")
-
-
-def wilson_interval(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    """95 % Wilson score interval for ``k`` successes in ``n`` trials (Wilson 1927).
-
-    Uses :func:`preattentive.evaluation.stats.wilson_ci` when that module is present.
-
-    Example
-    -------
-    >>> tuple(round(x, 4) for x in wilson_interval(81, 263))
-    (0.2553, 0.3662)
-    """
-    try:
-        from preattentive.evaluation.stats import wilson_ci
-
-        lo, hi = wilson_ci(k, n)
-        return float(lo), float(hi)
-    except ImportError:  # the evaluation room is optional for training
-        if n == 0:
-            return 0.0, 1.0
-        p = k / n
-        d = 1 + z * z / n
-        c, h = (p + z * z / (2 * n)) / d, z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-        return max(0.0, c - h), min(1.0, c + h)
 
 
 @dataclass(frozen=True)
@@ -268,7 +245,7 @@ def _test_rows(net, cond: TestCondition, loader, base: dict[str, Any], target: s
         for lv in levels:
             m = p["level"] == lv
             n, k = int(m.sum()), int(p["correct"][m].sum())
-            lo, hi = wilson_interval(k, n)
+            lo, hi = (float(v) for v in wilson_ci(k, n))
             used = steps if steps is not None else (int(getattr(net, "default_steps", 1)) if recurrent else 1)
             rows.append({**base, "condition": cond.name, "test_steps": used, "level": int(lv), "n": n,
                          "correct": k, "accuracy": k / n, "ci_low": lo, "ci_high": hi})
@@ -290,12 +267,12 @@ def compare(cfg: CompareConfig, out: str | os.PathLike, *, show_progress: bool =
 
     from preattentive.models import flops_per_image
     from preattentive.training.loop import load_run, train_supervised
-    from preattentive.training.runs import read_run, run_finished, write_json_atomic
+    from preattentive.training.runs import read_run, run_finished, write_record
 
     out = Path(out)
     stages = preflight(cfg, out)  # every model, stage and test is checked before the first one trains
     out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "compare.json", cfg.to_dict())
+    write_record(out / "compare.json", cfg.to_dict())
     rows: list[dict[str, Any]] = []
     loaders: dict[str, Any] = {}
     for m in cfg.models:
@@ -320,12 +297,9 @@ def compare(cfg: CompareConfig, out: str | os.PathLike, *, show_progress: bool =
                 loaders[cond.name] = _test_loader(cfg, cond)
             rows.extend(_test_rows(net, cond, loaders[cond.name], base, cfg.target))
     table = pd.DataFrame(rows, columns=list(COLUMNS))
-    tmp = out / ".results.parquet.tmp"
-    table.to_parquet(tmp, index=False)
-    os.replace(tmp, out / "results.parquet")
-    tmp = out / ".results.md.tmp"
-    tmp.write_text(to_markdown(table, cfg))
-    os.replace(tmp, out / "results.md")
+    with atomic_path(out / "results.parquet") as tmp:
+        table.to_parquet(tmp, index=False)
+    atomic_write_text(out / "results.md", to_markdown(table, cfg))
     return table
 
 
@@ -356,4 +330,4 @@ def to_markdown(table, cfg: CompareConfig | None = None) -> str:
     return title + head + "\n".join(lines) + "\n"
 
 
-__all__ = ["COLUMNS", "CompareConfig", "CurriculumStage", "TestCondition", "compare", "to_markdown", "wilson_interval"]
+__all__ = ["COLUMNS", "CompareConfig", "CurriculumStage", "TestCondition", "compare", "to_markdown"]

@@ -6,15 +6,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from preattentive.training.compare import COLUMNS, CompareConfig, CurriculumStage, compare, wilson_interval
+from preattentive.studies.compare import COLUMNS, CompareConfig, CurriculumStage, compare
+from preattentive.studies.compare import TestCondition as Cond
 from preattentive.training.runs import read_run
-from preattentive.training.compare import TestCondition as Cond
-
-
-def test_wilson_interval_matches_the_closed_form():
-    lo, hi = wilson_interval(81, 263)  # Newcombe 1998 example values
-    assert (round(lo, 4), round(hi, 4)) == (0.2553, 0.3662)
-    assert wilson_interval(0, 10)[0] == pytest.approx(0.0) and wilson_interval(10, 10)[1] == pytest.approx(1.0)
 
 
 def test_compare_writes_table_with_expected_columns(tmp_path, toy_family):
