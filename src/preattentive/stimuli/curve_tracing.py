@@ -225,19 +225,29 @@ class _Walker:
         """Start points (n, 2) that keep each walk inside the image, and which walks have one (n,) bool.
 
         Uniform over the allowed box, or (with ``center``/``radius``) on the circle of ``radius`` (scalar or
-        per walk) around ``center``, at the first of 32 random angles that lands in the box (``center`` (2,) or per walk (n, 2)).
+        per walk) around ``center``, at the first of 32 random angles that lands in the box (``center`` (2,) or per walk
+        (n, 2)).
         """
         lo = self.pad - pts.min(axis=1)  # (n, 2) allowed start box
         hi = self.size - 1 - self.pad - pts.max(axis=1)
         ok = (lo <= hi).all(axis=1)
         if center is None:
             return lo + self.rng.random(lo.shape) * np.maximum(hi - lo, 0), ok
-        phi = self.rng.uniform(-math.pi, math.pi, (len(pts), 32))
-        center = np.asarray(center, float).reshape(-1, 1, 2)
-        cand = center + np.asarray(radius, float).reshape(-1, 1, 1) * np.stack([np.sin(phi), np.cos(phi)], -1)
-        inside = ((cand >= lo[:, None]) & (cand <= hi[:, None])).all(axis=-1)  # (n, 16)
-        first = inside.argmax(axis=1)
-        return cand[np.arange(len(pts)), first], ok & inside.any(axis=1)
+        n = len(pts)
+        phi = self.rng.uniform(-math.pi, math.pi, (n, 32))
+        # Only walks that fit the box at all need a start (at 32 px, 14 paddles, ~1 in 5): computing the others'
+        # 32 candidates was half of v1's time there. Same values element by element, so the same bytes.
+        idx = np.flatnonzero(ok)
+        start = np.zeros((n, 2))
+        center = np.broadcast_to(np.asarray(center, float).reshape(-1, 2), (n, 2))[idx, None]  # (k, 1, 2)
+        radius = np.broadcast_to(np.asarray(radius, float).reshape(-1), (n,))[idx, None, None]  # (k, 1, 1)
+        ph = phi[idx]
+        cand = center + radius * np.stack([np.sin(ph), np.cos(ph)], -1)  # (k, 32, 2)
+        inside = ((cand >= lo[idx, None]) & (cand <= hi[idx, None])).all(axis=-1)  # (k, 32)
+        start[idx] = cand[np.arange(len(idx)), inside.argmax(axis=1)]
+        ok = ok.copy()
+        ok[idx] = inside.any(axis=1)
+        return start, ok
 
     def place(self, scene: _Scene, pts: np.ndarray, starts: tuple[np.ndarray, np.ndarray],
               target: bool) -> tuple[Shape, int] | None:
