@@ -135,9 +135,15 @@ def _walks(rng: np.random.Generator, n: int, n_seg: int, step: float, max_turn: 
     """
     turns = rng.uniform(-max_turn, max_turn, (n, n_seg))
     turns[:, 0] = 0.0
-    theta = rng.uniform(-math.pi, math.pi, (n, 1)) + np.cumsum(np.repeat(turns / sub, sub, axis=1), axis=1)
-    d = np.stack([np.sin(theta), np.cos(theta)], axis=-1) * (step / sub)  # (n, M, 2)
-    return np.concatenate([np.zeros((n, 1, 2)), np.cumsum(d, axis=1)], axis=1)
+    inc = turns if sub == 1 else np.repeat(turns / sub, sub, axis=1)  # (n, M) heading increments
+    theta = rng.uniform(-math.pi, math.pi, (n, 1)) + np.cumsum(inc, axis=1)
+    d = np.empty(theta.shape + (2,))  # (n, M, 2); filled in place: fewer temporaries, the same values
+    np.sin(theta, out=d[..., 0])
+    np.cos(theta, out=d[..., 1])
+    d *= step / sub
+    out = np.zeros((n, theta.shape[1] + 1, 2))
+    np.cumsum(d, axis=1, out=out[:, 1:])
+    return out
 
 
 def _self_clear(v: np.ndarray, min_dist: float) -> np.ndarray:
