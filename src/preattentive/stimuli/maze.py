@@ -26,6 +26,7 @@ centred on black. Both given: the maze must fit, centred. ``size=None``: size = 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import itertools
@@ -43,6 +44,8 @@ from preattentive.stimuli.render import COLORS
 WALL, FREE = (0, 0, 0), (255, 255, 255)
 START, GOAL = COLORS["green"], COLORS["red"]
 PALETTE = np.array([WALL, FREE, START, GOAL], np.uint8)  # colour of unit kinds 0 wall, 1 corridor, 2 start, 3 goal
+_PALETTE_LUT = np.zeros((256, 1, 3), np.uint8)  # the palette as an OpenCV per-channel look-up table
+_PALETTE_LUT[:4, 0] = PALETTE
 MIN_SPLIT = 0.25  # each region after sealing one passage holds at least this fraction of the cells
 
 
@@ -153,10 +156,24 @@ def _neighbour_orders(n: int) -> np.ndarray:
     return orders
 
 
+@functools.lru_cache(maxsize=16)
+def _graph_template(n_cells: int) -> csr_matrix:
+    """A 4-neighbour graph's fixed parts (row pointers, unit weights), validated once per grid size."""
+    indptr = np.arange(0, 4 * n_cells + 1, 4, dtype=np.int32)
+    return csr_matrix((np.ones(4 * n_cells), np.zeros(4 * n_cells, np.int32), indptr), shape=(n_cells, n_cells))
+
+
 def grid_graph(indices: np.ndarray) -> csr_matrix:
-    """Directed graph whose cell ``c`` lists its 4 neighbours ``indices[4c : 4c + 4]`` in search order."""
-    N = len(indices) // 4
-    return csr_matrix((np.ones(4 * N), indices, np.arange(0, 4 * N + 1, 4, dtype=np.int32)), shape=(N, N))
+    """Directed graph whose cell ``c`` lists its 4 neighbours ``indices[4c : 4c + 4]`` (int32) in search order.
+
+    A shallow copy of a cached template with its own ``indices`` (scipy's constructor re-validates every array,
+    ~14 us, twice a trial); the searches only read the shared row pointers and weights.
+    """
+    g = copy.copy(_graph_template(len(indices) // 4))
+    g.indices = np.asarray(indices, np.int32)
+    for cached in ("_has_sorted_indices", "_has_canonical_format"):  # facts about the template's indices
+        g.__dict__.pop(cached, None)
+    return g
 
 
 def carve_dfs(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -221,7 +238,8 @@ def draw_units(units: np.ndarray, size: int, u: int, off: int) -> np.ndarray:
     """RGB image of a unit grid (0 wall, 1 corridor, 2 start, 3 goal), ``u`` px per unit, corner at ``off`` px."""
     img = np.zeros((size, size, 3), np.uint8)
     span = u * units.shape[0]
-    img[off : off + span, off : off + span] = upscale(np.take(PALETTE, units, axis=0), u)  # colour, then enlarge
+    rgb = cv2.LUT(cv2.cvtColor(units, cv2.COLOR_GRAY2RGB), _PALETTE_LUT)  # PALETTE[units], 2x faster at 64 px
+    img[off : off + span, off : off + span] = upscale(rgb, u)
     return img
 
 
