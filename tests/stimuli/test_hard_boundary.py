@@ -1,4 +1,4 @@
-"""hard-boundary-v1: records, determinism, errors, and labels recovered from pixels by independent solvers."""
+"""hard-boundary-v1 and -v2: records, determinism, errors, and labels recovered from pixels by independent solvers."""
 
 import cv2
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 from preattentive import stimuli
 from preattentive.stimuli.base import ParamError, meta_from_json, meta_to_json
 
-FID = "hard-boundary-v1"
+VERSIONS = ("hard-boundary-v1", "hard-boundary-v2")  # every test runs on each (v2: cheaper noise, same design)
 SHAPES = ("circle", "square", "triangle", "diamond")
 BOUNDARIES = ("luminance", "texture", "illusory")
 
@@ -119,51 +119,56 @@ def check_trials(gen, n, start=0):
 
 
 # ------------------------------------------------------------------ the tests
+@pytest.mark.parametrize("fid", VERSIONS)
 @pytest.mark.parametrize("boundary", BOUNDARIES)
-def test_labels_recovered_from_pixels_at_every_rung(boundary):
+def test_labels_recovered_from_pixels_at_every_rung(fid, boundary):
     """Zero solver errors over 5 rungs x 40 trials at 64 px and a mixed-level run at 32 px (all four shapes)."""
     wrong = []
     for level in range(5):
-        wrong += check_trials(stimuli.make(FID, seed=21, boundary=boundary, level=level), 40)
-    wrong += check_trials(stimuli.make(FID, seed=22, size=32, boundary=boundary, mix_levels=True), 40)
+        wrong += check_trials(stimuli.make(fid, seed=21, boundary=boundary, level=level), 40)
+    wrong += check_trials(stimuli.make(fid, seed=22, size=32, boundary=boundary, mix_levels=True), 40)
     assert wrong == []
 
 
+@pytest.mark.parametrize("fid", VERSIONS)
 @pytest.mark.parametrize("boundary", BOUNDARIES)
-def test_labels_recovered_at_224_px(boundary):
-    wrong = check_trials(stimuli.make(FID, seed=23, size=224, boundary=boundary, mix_levels=True), 8)
+def test_labels_recovered_at_224_px(fid, boundary):
+    wrong = check_trials(stimuli.make(fid, seed=23, size=224, boundary=boundary, mix_levels=True), 8)
     assert wrong == []
 
 
+@pytest.mark.parametrize("fid", VERSIONS)
 @pytest.mark.slow
 @pytest.mark.parametrize("boundary", BOUNDARIES)
-def test_labels_recovered_large_sweep(boundary):
+def test_labels_recovered_large_sweep(fid, boundary):
     """>= 2000 trials per boundary type (6000 for the family) over every rung, at 64 and 32 px."""
     wrong = []
     for level in range(5):
-        wrong += check_trials(stimuli.make(FID, seed=31, boundary=boundary, level=level), 320)
-        wrong += check_trials(stimuli.make(FID, seed=32, size=32, boundary=boundary, level=level), 80)
+        wrong += check_trials(stimuli.make(fid, seed=31, boundary=boundary, level=level), 320)
+        wrong += check_trials(stimuli.make(fid, seed=32, size=32, boundary=boundary, level=level), 80)
     assert wrong == []
 
 
+@pytest.mark.parametrize("fid", VERSIONS)
 @pytest.mark.parametrize("boundary", BOUNDARIES)
-def test_deterministic_and_independent_of_order(boundary):
-    a = stimuli.make(FID, seed=5, boundary=boundary, mix_levels=True)
-    b = stimuli.make(FID, seed=5, boundary=boundary, mix_levels=True)
+def test_deterministic_and_independent_of_order(fid, boundary):
+    a = stimuli.make(fid, seed=5, boundary=boundary, mix_levels=True)
+    b = stimuli.make(fid, seed=5, boundary=boundary, mix_levels=True)
     idx = [7, 0, 19, 3, 12]
     first = {i: a.trial(i) for i in sorted(idx)}
     for i in idx:  # a different order and a fresh generator: same bytes
         t = b.trial(i)
         assert t.image.tobytes() == first[i].image.tobytes()
         assert meta_to_json(t.meta) == meta_to_json(first[i].meta) and t.label == first[i].label
-    c = stimuli.make(FID, seed=6, boundary=boundary, mix_levels=True)
+    c = stimuli.make(fid, seed=6, boundary=boundary, mix_levels=True)
     assert all(c.trial(i).image.tobytes() != first[i].image.tobytes() for i in idx)
 
 
+@pytest.mark.parametrize("fid", VERSIONS)
 @pytest.mark.parametrize("size", [32, 64, 100, 224, 448])
-def test_record_shape_range_and_meta(size):
+def test_record_shape_range_and_meta(fid, size):
     for boundary in BOUNDARIES:
-        gen = stimuli.make(FID, seed=1, size=size, boundary=boundary)
+        gen = stimuli.make(fid, seed=1, size=size, boundary=boundary)
         for i in range(4):
             t = gen.trial(i)
             assert t.image.dtype == np.uint8 and t.image.shape == (size, size, 3)
@@ -179,9 +184,10 @@ def test_record_shape_range_and_meta(size):
             assert set(t.difficulty) == set(gen.difficulty_keys)
 
 
-def test_equal_area_and_same_mean_luminance_for_texture():
+@pytest.mark.parametrize("fid", VERSIONS)
+def test_equal_area_and_same_mean_luminance_for_texture(fid):
     """The four masks have equal area (within rasterisation), and texture figures carry no luminance offset."""
-    gen = stimuli.make(FID, seed=3, size=128, boundary="texture")
+    gen = stimuli.make(fid, seed=3, size=128, boundary="texture")
     areas = [gen.trial(i).meta["mask"].sum() for i in range(4)]
     assert max(areas) / min(areas) < 1.03
     diffs = []
@@ -192,13 +198,14 @@ def test_equal_area_and_same_mean_luminance_for_texture():
     assert abs(np.mean(diffs)) < 1.0 and np.max(np.abs(diffs)) < 6.0  # grey levels (the grating spans +-76)
 
 
-def test_every_rung_and_mix_levels():
-    cls = stimuli.get(FID)
+@pytest.mark.parametrize("fid", VERSIONS)
+def test_every_rung_and_mix_levels(fid):
+    cls = stimuli.get(fid)
     assert len(cls.ladder) >= 4
     for level, rung in enumerate(cls.ladder):
-        t = stimuli.make(FID, seed=0, level=level, boundary="luminance").trial(1)
+        t = stimuli.make(fid, seed=0, level=level, boundary="luminance").trial(1)
         assert t.difficulty["contrast"] == rung["contrast"] and t.difficulty["noise"] == rung["noise"]
-    mixed = stimuli.make(FID, seed=0, mix_levels=True, boundary="illusory")
+    mixed = stimuli.make(fid, seed=0, mix_levels=True, boundary="illusory")
     got = [mixed.trial(i).difficulty["support_ratio"] for i in range(4 * len(cls.ladder))]
     assert got == [r["support_ratio"] for r in cls.ladder for _ in range(4)]
     # harder rungs are harder: lower contrast / orientation difference / support, more noise
@@ -220,7 +227,41 @@ def test_every_rung_and_mix_levels():
     ({"boundary": "illusory", "support_ratio": 0.6, "size": 32}, "support_ratio=0.6"),
     ({"boundary": "illusory", "support_ratio": 0.1, "size": 32}, "support_ratio=0.1"),
 ])
-def test_bad_params_raise_one_line_errors(kwargs, needle):
+@pytest.mark.parametrize("fid", VERSIONS)
+def test_bad_params_raise_one_line_errors(fid, kwargs, needle):
     with pytest.raises(ParamError, match=needle) as e:
-        stimuli.make(FID, **kwargs)
+        stimuli.make(fid, **kwargs)
     assert "\n" not in str(e.value) and "expected" in str(e.value)
+
+
+def test_v2_noise_is_gaussian_and_its_observer_matches_the_full_image_one():
+    """v2's 16-bit Gaussian has unit s.d. and Gaussian tails, cut at 4.3 s.d.; its windowed correlations equal v1's
+    full-image ones (the window holds every shape's coverage), so both versions reject the same noise fields."""
+    from preattentive.stimuli import hard_boundary as hb
+
+    z = hb.gaussian16(np.random.default_rng(0), (400_000,))
+    assert z.dtype == np.float32 and abs(z.mean()) < 0.005 and abs(z.std() - 1) < 0.005
+    assert abs((np.abs(z) > 2).mean() - 0.0455) < 0.002 and np.abs(z).max() < 4.4
+    rng = np.random.default_rng(1)
+    for size in (32, 64, 224):
+        p = hb.HardBoundaryParams(size=size, **hb.HardBoundary.ladder[4])
+        d, m = p.figure_size * size, p.margin()
+        for k in range(8):
+            center = rng.uniform(m, size - m, 2) - 0.5
+            grey = 0.5 + np.float32(0.04) * hb.shape_coverage(size, SHAPES[k % 4], center, d)
+            calls = []
+            real = hb.gaussian16
+            hb.gaussian16 = lambda r, shape: calls.append(real(r, shape)) or calls[-1]
+            try:
+                noisy = hb.HardBoundaryV2._add_noise(np.random.default_rng(k), grey, p, center, d, k % 4)
+            finally:
+                hb.gaussian16 = real
+            cov = np.stack([hb.shape_coverage(size, s, center, d).ravel() for s in SHAPES]).astype(np.float64)
+            cov -= cov.mean(1, keepdims=True)
+            cov /= np.linalg.norm(cov, axis=1, keepdims=True)
+            for field in calls:  # every draw v2 made: accepted iff v1's full-image rule accepts it
+                x = (grey + field * np.float32(p.noise)).ravel().astype(np.float64)
+                corr = np.abs(cov @ x) / np.linalg.norm(x - x.mean())
+                ok = corr[k % 4] - np.max(np.delete(corr, k % 4)) >= hb.LUMINANCE_MARGIN
+                assert ok == (field is calls[-1])
+            assert np.array_equal(noisy, grey + calls[-1] * np.float32(p.noise))

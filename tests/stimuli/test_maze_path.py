@@ -6,6 +6,7 @@ import pytest
 from preattentive import stimuli
 from preattentive.stimuli.base import ParamError
 
+VERSIONS = ("maze-path-v1", "maze-path-v2")  # every test runs on each; v2 carves in C, same design
 FAMILY = "maze-path"
 LADDER = stimuli.get(FAMILY).ladder
 MOVES = {(-1, 0): "up", (1, 0): "down", (0, -1): "left", (0, 1): "right"}
@@ -60,39 +61,43 @@ def check(t) -> None:
     assert sum(grid[r + dr, c + dc] > 0 for dr, dc in MOVES) >= 2  # the start is not a dead end
 
 
+@pytest.mark.parametrize("fid", VERSIONS)
 @pytest.mark.parametrize("level", range(len(LADDER)))
-def test_route_and_first_move_recovered_at_every_rung(level):
-    gen = stimuli.make(FAMILY, level=level, seed=level)
+def test_route_and_first_move_recovered_at_every_rung(fid, level):
+    gen = stimuli.make(fid, level=level, seed=level)
     for i in range(12):
         check(gen.trial(i))
 
 
-def test_bansal_layout_sizes_and_balance():
+@pytest.mark.parametrize("fid", VERSIONS)
+def test_bansal_layout_sizes_and_balance(fid):
     for cells, side in ((5, 24), (7, 32), (9, 40)):
-        gen = stimuli.make(FAMILY, size=None, cells=cells, seed=1)
+        gen = stimuli.make(fid, size=None, cells=cells, seed=1)
         ts = list(gen.trials(40))
         assert {t.image.shape for t in ts} == {(side, side, 3)}
         assert [t.label for t in ts] == [i % 4 for i in range(40)]
         for t in ts:
             check(t)
-    mixed = stimuli.make(FAMILY, size=None, mix_levels=True, seed=2)
+    mixed = stimuli.make(fid, size=None, mix_levels=True, seed=2)
     assert len({mixed.trial(i).image.shape for i in range(0, 28, 4)}) == 1
 
 
-def test_deterministic_and_meta_roundtrip():
+@pytest.mark.parametrize("fid", VERSIONS)
+def test_deterministic_and_meta_roundtrip(fid):
     from preattentive.stimuli.base import meta_from_json, meta_to_json
 
-    a, b = stimuli.make(FAMILY, size=None, cells=5, seed=7), stimuli.make(FAMILY, size=None, cells=5, seed=7)
+    a, b = stimuli.make(fid, size=None, cells=5, seed=7), stimuli.make(fid, size=None, cells=5, seed=7)
     ta, tb = a.trial(13), b.trial(13)
     assert (ta.image == tb.image).all() and (ta.meta["target_mask"] == tb.meta["target_mask"]).all()
     back = meta_from_json(meta_to_json(ta.meta))
     assert (back["target_mask"] == ta.meta["target_mask"]).all()
-    assert not (ta.meta["target_mask"] == stimuli.make(FAMILY, size=None, cells=5, seed=8).trial(13).meta["target_mask"]).all()
+    assert not (ta.meta["target_mask"] == stimuli.make(fid, size=None, cells=5, seed=8).trial(13).meta["target_mask"]).all()
 
 
-def test_goal_side_not_start_walls_decides_label():
+@pytest.mark.parametrize("fid", VERSIONS)
+def test_goal_side_not_start_walls_decides_label(fid):
     # the start has >= 2 openings, so the label is not readable from the walls around the start alone
-    gen = stimuli.make(FAMILY, size=None, cells=7, seed=3)
+    gen = stimuli.make(fid, size=None, cells=7, seed=3)
     for t in gen.trials(60):
         r, c = (2 * x + 1 for x in t.meta["start"])
         assert sum(units_of(t)[r + dr, c + dc] > 0 for dr, dc in MOVES) >= 2
@@ -101,6 +106,7 @@ def test_goal_side_not_start_walls_decides_label():
 @pytest.mark.parametrize("kwargs,needle", [
     ({"cells": 2}, "cells=2"), ({"size": 16, "cells": 9}, "cells=9"), ({"loops": 0.1}, "unknown parameter 'loops'"),
 ])
-def test_bad_params_raise_param_error(kwargs, needle):
+@pytest.mark.parametrize("fid", VERSIONS)
+def test_bad_params_raise_param_error(fid, kwargs, needle):
     with pytest.raises(ParamError, match=needle):
-        stimuli.make(FAMILY, **kwargs)
+        stimuli.make(fid, **kwargs)

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-import cv2
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from preattentive import __version__, stimuli
 from preattentive.config_schema import Seed, SetRecord, check_value, read_record
+from preattentive.datasets.png import decode_png, encode_png  # noqa: F401 - re-exported (datasets.encode_png)
 from preattentive.files import atomic_write_bytes, atomic_write_json
 from preattentive.stimuli.base import ParamError, StimulusFamily, Trial, meta_to_json
 
@@ -63,22 +63,6 @@ SCHEMA = SCHEMA.with_metadata({"huggingface": json.dumps({"info": {"features": _
 
 
 # --------------------------------------------------------------------------------------------- encoding
-def encode_png(image: np.ndarray) -> bytes:
-    """PNG bytes of an RGB uint8 image (deterministic: same pixels, same bytes)."""
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(image[..., ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 6])
-    if not ok:  # pragma: no cover - OpenCV only fails on invalid arrays
-        raise ValueError(f"could not encode image of shape {image.shape} as PNG")
-    return buf.tobytes()
-
-
-def decode_png(data: bytes) -> np.ndarray:
-    """RGB uint8 ``(H, W, 3)`` image from PNG bytes."""
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if img is None:
-        raise ValueError("bytes are not a decodable image")
-    return img[..., ::-1].copy()
-
-
 def trial_row(t: Trial, level: int | None) -> dict[str, Any]:
     """One Parquet row for trial ``t``."""
     return {"image": {"bytes": encode_png(t.image), "path": None}, "id": t.id, "family": t.family, "seed": t.seed,
@@ -135,6 +119,8 @@ def chunk_bytes(gen: StimulusFamily, start: int, stop: int) -> bytes:
     rows = [trial_row(gen.trial(i), gen.level_for(i)) for i in range(start, stop)]
     table = pa.Table.from_pylist(rows, schema=SCHEMA)
     sink = pa.BufferOutputStream()
+    # zstd at its default level: ~0.015 ms a row at 224 px for a third off uncompressed Parquet (the PNGs' deflate
+    # leaves redundancy it finds); level 3 / 9 save 1-2% more at 1.6x / 3.4x the time (docs/results.md, issue 14).
     pq.write_table(table, sink, compression="zstd", row_group_size=256)
     return sink.getvalue().to_pybytes()
 

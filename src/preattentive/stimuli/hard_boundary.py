@@ -5,9 +5,11 @@ Also home of the four equal-area shapes (:data:`SHAPES`) that ``figure-ground-v1
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 
 from preattentive.stimuli import register_family
@@ -198,7 +200,7 @@ class HardBoundaryParams(Params):
 def _to_rgb(grey: np.ndarray) -> np.ndarray:
     """(H, W) float in [0, 1] -> (H, W, 3) uint8."""
     g = np.clip(grey * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return np.repeat(g[:, :, None], 3, axis=2)
+    return cv2.cvtColor(g, cv2.COLOR_GRAY2RGB)  # the grey in all three channels, as np.repeat (10x faster)
 
 
 def shape_coverage(size: int, shape: str, center: Any, d: float) -> np.ndarray:
@@ -213,8 +215,13 @@ def shape_coverage(size: int, shape: str, center: Any, d: float) -> np.ndarray:
     707.0
     """
     ax = np.arange(size, dtype=np.float32)
-    r = (ax - np.float32(center[0]))[:, None]
-    c = (ax - np.float32(center[1]))[None, :]
+    return _coverage(shape, center, d, ax, ax)
+
+
+def _coverage(shape: str, center: Any, d: float, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """:func:`shape_coverage` at the pixel rows x cols given (float32 integers): the full image's values there."""
+    r = (rows - np.float32(center[0]))[:, None]
+    c = (cols - np.float32(center[1]))[None, :]
     hh, hw = (np.float32(v) for v in shape_half_extent(shape, d))
     if shape == "circle":
         sd = hh - np.sqrt(r * r + c * c)
@@ -356,3 +363,61 @@ class HardBoundary(StimulusFamily):
         return Trial(image=_to_rgb(grey), label=label,
                      question="Which shape is hidden in this image: a circle, a square, a triangle or a diamond?",
                      choices=SHAPES, prompts=tuple(prompt.format(s) for s in SHAPES), difficulty=difficulty, meta=meta)
+
+
+@functools.lru_cache(maxsize=1)
+def _gauss16() -> np.ndarray:
+    """(65536,) float32 standard-normal quantiles at (k + 0.5) / 65536: a Gaussian sampled through 16-bit
+    uniform integers (tails cut at 4.3 s.d.), 4x cheaper than ``standard_normal`` and, once the
+    image is rounded to 256 grey levels, indistinguishable from it."""
+    from scipy.special import ndtri
+
+    table = ndtri((np.arange(65536) + 0.5) / 65536).astype(np.float32)
+    table.flags.writeable = False
+    return table
+
+
+def gaussian16(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """float32 standard-normal noise of ``shape`` via :func:`_gauss16` (``hard-boundary-v2``'s pixel noise)."""
+    return np.take(_gauss16(), rng.integers(0, 65536, shape, dtype=np.uint16))
+
+
+@register_family
+class HardBoundaryV2(HardBoundary):
+    """hard-boundary-v2: ``hard-boundary-v1`` (same design, parameters, ladder, meta), with cheaper noise.
+
+    Pixel noise is drawn through a 16-bit table of Gaussian quantiles (:func:`gaussian16`) instead of
+    ``standard_normal``, and the ideal observer's correlations are summed over the window that holds the four
+    shapes' coverage (the rest of the image enters only through its sum, exactly), so a noisy 224 px trial no
+    longer costs several ms. Other noise for the same seed, hence a new version; v1 stays available, byte for byte.
+    """
+
+    id = "hard-boundary-v2"
+
+    @staticmethod
+    def _add_noise(rng: np.random.Generator, grey: np.ndarray, p: HardBoundaryParams, center: np.ndarray, d: float,
+                   label: int) -> np.ndarray:
+        """v1's rule (redraw noise after which the ideal observer would not pick the true shape by
+        ``LUMINANCE_MARGIN``) with each template ``a`` correlated as (sum a x - mean(a) sum x) / (|a - mean a|
+        |x - mean x|) over the whole image, ``a`` being 0 outside its window."""
+        S, sd = p.size, np.float32(p.noise)
+        if p.boundary != "luminance":
+            return grey + gaussian16(rng, (S, S)) * sd
+        h = MAX_HALF_EXTENT * d + 2.0  # px: every shape's anti-aliased coverage is 0 farther from the centre
+        (r0, c0), (r1, c1) = ([max(int(np.floor(v - h)), 0) for v in center],
+                              [min(int(np.ceil(v + h)) + 1, S) for v in center])
+        rows, cols = np.arange(r0, r1, dtype=np.float32), np.arange(c0, c1, dtype=np.float32)
+        a = np.stack([_coverage(s, center, d, rows, cols).ravel() for s in SHAPES]).astype(np.float64)  # (4, B)
+        n = S * S
+        sum_a = a.sum(1)
+        norm_a = np.sqrt((a * a).sum(1) - sum_a * sum_a / n)  # |a - mean a| over the whole image
+        for _ in range(MAX_NOISE_TRIES):
+            noisy = grey + gaussian16(rng, (S, S)) * sd
+            x = noisy.astype(np.float64)
+            sum_x = x.sum()
+            norm_x = np.sqrt(np.vdot(x, x) - sum_x * sum_x / n)
+            corr = np.abs(a @ x[r0:r1, c0:c1].ravel() - sum_a / n * sum_x) / (norm_a * norm_x)
+            if corr[label] - np.max(np.delete(corr, label)) >= LUMINANCE_MARGIN:
+                return noisy
+        raise ParamError(f"noise={p.noise} with contrast={p.contrast} at size={S}: the shape is not recoverable "
+                         f"in {MAX_NOISE_TRIES} noise draws; lower noise or raise contrast")

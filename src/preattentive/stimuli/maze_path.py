@@ -17,14 +17,15 @@ walls next to the start carry no tell beyond "this opening exists".
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse.csgraph import depth_first_order
 
 from preattentive.stimuli import register_family
 from preattentive.stimuli.base import Params, Trial
-from preattentive.stimuli.maze import Maze, MazeGeometry, carve, draw_units, layout, passage_grids, unit_grid
+from preattentive.stimuli.maze import (Maze, MazeGeometry, carve_dfs, draw_units, layout, passage_graph, passage_grids,
+                                      route, unit_grid, upscale)
 
 MOVES = ((-1, 0), (1, 0), (0, -1), (0, 1))  # label order: up, down, left, right (row, col)
 
@@ -46,24 +47,21 @@ def open_moves(right: np.ndarray, down: np.ndarray) -> np.ndarray:
     return m.reshape(n * n, 4)
 
 
-def first_moves(moves: np.ndarray, n: int, s: int) -> np.ndarray:
-    """(n*n,) for every cell, the first move (0-3) of the route from ``s`` to it; -1 for ``s`` itself."""
-    first = np.full(n * n, -2, np.int64)
-    first[s] = -1
-    q = deque()
-    for k, (dr, dc) in enumerate(MOVES):
-        if moves[s, k]:
-            x = s + dr * n + dc
-            first[x] = k
-            q.append(x)
-    while q:
-        c = q.popleft()
-        for k, (dr, dc) in enumerate(MOVES):
-            x = c + dr * n + dc
-            if moves[c, k] and first[x] == -2:
-                first[x] = first[c]
-                q.append(x)
-    return first
+def goal_cells(right: np.ndarray, down: np.ndarray, s: int, move: int) -> tuple[np.ndarray, np.ndarray]:
+    """(cells whose route from ``s`` leaves by ``move`` (0-3), ascending; predecessor of every cell towards ``s``).
+
+    One depth-first search from ``s`` through the perfect maze (in C); the cells reached through the neighbour
+    in direction ``move`` are that child's subtree, a contiguous run of the preorder up to ``s``'s next child.
+    """
+    n = down.shape[1]
+    preorder, pred = depth_first_order(passage_graph(right, down), s, directed=True, return_predecessors=True)
+    dr, dc = MOVES[move]
+    pos = np.empty(n * n, np.int64)
+    pos[preorder] = np.arange(n * n)
+    kids = np.sort(pos[preorder[pred[preorder] == s]])  # preorder positions of s's children
+    lo = pos[s + dr * n + dc]
+    hi = kids[kids > lo][0] if (kids > lo).any() else n * n
+    return np.sort(preorder[lo:hi]), pred
 
 
 @register_family
@@ -95,26 +93,26 @@ class MazePath(Maze):
         assert isinstance(p, MazePathParams)
         n = p.cells
         size, u, off = layout(p)
-        parent, _ = carve(rng, n)
+        parent, _ = self._carve(rng, n)
         right, down = passage_grids(parent, n)
         moves = open_moves(right, down)
         starts = np.flatnonzero(moves[:, label] & (moves.sum(1) >= 2))
         if len(starts) == 0:  # only in tiny mazes: allow a dead end
             starts = np.flatnonzero(moves[:, label])
         s = int(rng.choice(starts))
-        g = int(rng.choice(np.flatnonzero(first_moves(moves, n, s) == label)))
-        path = self._path(right, down, s, g)
+        goals, pred = goal_cells(right, down, s, label)
+        g = int(rng.choice(goals))
+        path = route(pred, s, g)  # the only route: a perfect maze is a tree
         units = unit_grid(right, down)
-        route = np.zeros_like(units, dtype=bool)
-        for a, b in zip(path, path[1:] + path[-1:]):  # each cell and the passage to the next
-            (ra, ca), (rb, cb) = divmod(a, n), divmod(b, n)
-            route[2 * ra + 1, 2 * ca + 1] = True
-            route[ra + rb + 1, ca + cb + 1] = True
+        rc = np.array(divmod(np.array(path), n))  # (2, L) cells' rows and columns
+        route_units = np.zeros_like(units, dtype=bool)
+        route_units[2 * rc[0] + 1, 2 * rc[1] + 1] = True  # its cells ...
+        route_units[rc[0, 1:] + rc[0, :-1] + 1, rc[1, 1:] + rc[1, :-1] + 1] = True  # ... and the passages between
         (sr, sc), (gr, gc) = divmod(s, n), divmod(g, n)
         units[2 * sr + 1, 2 * sc + 1], units[2 * gr + 1, 2 * gc + 1] = 2, 3
         target = np.zeros((size, size), bool)
         span = u * (2 * n + 1)
-        target[off : off + span, off : off + span] = np.repeat(np.repeat(route, u, 0), u, 1)
+        target[off : off + span, off : off + span] = upscale(route_units, u)
         centre = lambda r, c: [off + u * (2 * r + 1) + u // 2, off + u * (2 * c + 1) + u // 2]  # noqa: E731
         return Trial(
             image=draw_units(units, size, u, off),
@@ -127,3 +125,12 @@ class MazePath(Maze):
             meta={"target_mask": target, "markers": [centre(sr, sc), centre(gr, gc)], "cells": n, "cell_px": u,
                   "offset": off, "start": [sr, sc], "goal": [gr, gc], "path": [list(divmod(c, n)) for c in path]},
         )
+
+
+@register_family
+class MazePathV2(MazePath):
+    """maze-path-v2: ``maze-path-v1`` (same design, parameters, ladder and meta) with mazes carved in C
+    (:func:`preattentive.stimuli.maze.carve_dfs`, as ``maze-v2``). v1 stays available, byte for byte."""
+
+    id = "maze-path-v2"
+    _carve = staticmethod(carve_dfs)
