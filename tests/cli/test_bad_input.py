@@ -188,7 +188,7 @@ CASES = [
      ["threads=0", "expected an integer >= 1"]),
     ("3-data-disagrees-with-task", ["train", "supervised", "--model", "cnn-30k", "--task", "maze", "--size", "32",
                                     "--steps", "2", "--data", "{W}/ct48", "--out", "{O}", "-q"],
-     ["ct48' holds curve-tracing-v1 trials", "expected maze-v1"]),
+     ["ct48' holds curve-tracing-v1 trials", "expected maze-v2"]),
     ("3-data-disagrees-with-size", ["train", "supervised", "--model", "cnn-30k", "--task", "curve-tracing",
                                     "--size", "32", "--steps", "2", "--data", "{W}/ct48", "--out", "{O}", "-q"],
      ["ct48' holds 48 px images", "expected 32 px"]),

@@ -149,7 +149,7 @@ def test_same_export_same_bytes_and_entries_get_distinct_names(tmp_path):
     assert "preattentive_serial_curve_tracing_v1_l0" in names
     assert "preattentive_serial_curve_tracing_v1_style_dashed_l0" in names and len(set(names)) == 10
     dup = Suite("dup", (SuiteEntry("maze", [0]), SuiteEntry("maze", [0])), n=2)
-    with pytest.raises(ValueError, match="same task 'preattentive_dup_maze_v1_l0'"):
+    with pytest.raises(ValueError, match="same task 'preattentive_dup_maze_v2_l0'"):
         export_lmms_eval(dup, tmp_path / "dup")
     assert not (tmp_path / "dup").exists()
 
