@@ -36,8 +36,9 @@ import torch  # noqa: E402
 from preattentive import stimuli  # noqa: E402
 from preattentive.evaluation import ClipAdapter, LlavaAdapter, evaluate  # noqa: E402
 from preattentive.evaluation.suites import Suite, SuiteEntry  # noqa: E402
-from preattentive.models.clip import ClipPreset, build_clip  # noqa: E402
+from preattentive.models.clip import build_clip  # noqa: E402
 from preattentive.models.llava import build_llava  # noqa: E402
+from preattentive.models.vlm_common import encode_unique  # noqa: E402
 
 
 def model_speed(name: str, clip, family: str, size: int, n: int, bs: int, repeats: int) -> dict:
@@ -67,7 +68,7 @@ def model_speed(name: str, clip, family: str, size: int, n: int, bs: int, repeat
 
     def text() -> None:
         for s in range(0, n, bs):
-            clip.encode_text([p for ps in prompts[s:s + bs] for p in ps])
+            encode_unique(clip.encode_text, [p for ps in prompts[s:s + bs] for p in ps])  # as zero_shot does
 
     parts = {"bare": bare, "harness": harness, "generation": generation, "preprocessing": preprocessing,
              "text_encoding": text}
