@@ -270,13 +270,7 @@ class CountingV2(CountingFamily):
     exact = True
     # v1's rungs with size variation capped at 0.2: at the legible floor (5.25 px for circle/square) v1's 0.3-0.4
     # would leave no room for 10 targets and 4 distractors at 64 px
-    ladder = (
-        {"distractors": 0, "color_mode": "class", "size_jitter": 0.0, "overlap": 0.0},
-        {"distractors": 2, "color_mode": "class", "size_jitter": 0.2, "overlap": 0.0},
-        {"distractors": 4, "color_mode": "one", "size_jitter": 0.2, "overlap": 0.0},
-        {"distractors": 4, "color_mode": "random", "size_jitter": 0.2, "overlap": 0.0},
-        {"distractors": 4, "color_mode": "class", "size_jitter": 0.2, "overlap": 0.35},
-    )
+    ladder = tuple({**rung, "size_jitter": min(rung["size_jitter"], 0.2)} for rung in CountingFamily.ladder)
 
     @classmethod
     def _shape_floor(cls, p: CountingParams) -> float:
