@@ -106,24 +106,29 @@ def read_shape(mask: np.ndarray, templates) -> str:
     return name
 
 
+def _read_objects(t, templates):
+    """(truth, read) per object of trial ``t``; read is None where the object's centre pixel is covered.
+
+    ``meta["objects"]`` only locates each object and gives the truth to compare with; the shape is read from the
+    connected component of its colour."""
+    out = []
+    for ob in t.meta["objects"]:
+        r, c = (int(round(v)) for v in ob["centre"])
+        k, lab = cv2.connectedComponents((t.image == np.array(COLORS[ob["colour"]])).all(-1).astype(np.uint8),
+                                         connectivity=8)
+        out.append((ob["shape"], read_shape(lab == lab[r, c], templates) if lab[r, c] else None))
+    return out
+
+
 def _misreads(fid, n, **params):
     """Objects whose shape the pixel reader gets wrong, over n trials (no overlap: each object one component)."""
     gen = stimuli.make(fid, seed=7, **params)
     p = gen.params
     lo, hi = gen._half_range(p)
     templates = _templates(p.shapes, lo * 0.85, hi * 1.15)
-    wrong = checked = 0
-    for i in range(n):
-        t = gen.trial(i)
-        for ob in t.meta["objects"]:  # meta only locates the object and gives the truth to compare with
-            r, c = (int(round(v)) for v in ob["centre"])
-            colour = (t.image == np.array(COLORS[ob["colour"]])).all(-1).astype(np.uint8)
-            k, lab = cv2.connectedComponents(colour, connectivity=8)
-            comp = lab == lab[r, c]
-            assert lab[r, c] > 0, "an object's centre pixel is not its colour"
-            checked += 1
-            wrong += read_shape(comp, templates) != ob["shape"]
-    return wrong, checked
+    read = [r for i in range(n) for r in _read_objects(gen.trial(i), templates)]
+    assert all(got is not None for _, got in read), "an object's centre pixel is not its colour"
+    return sum(truth != got for truth, got in read), len(read)
 
 
 def test_counting_v2_shapes_read_from_pixels_at_the_smallest_allowed_size():
@@ -155,17 +160,9 @@ def test_counting_resolves_to_v2_and_v1_is_kept():
 
 def _read_trial(gen, i):
     """(truth, read) for every unoccluded object of trial ``i`` of ``gen``."""
-    t, p = gen.trial(i), gen.params_for(i)
-    lo, hi = gen._half_range(p)
-    templates = _templates(p.shapes, lo * 0.85, hi * 1.15)
-    out = []
-    for ob in t.meta["objects"]:
-        r, c = (int(round(v)) for v in ob["centre"])
-        k, lab = cv2.connectedComponents((t.image == np.array(COLORS[ob["colour"]])).all(-1).astype(np.uint8),
-                                         connectivity=8)
-        if lab[r, c]:
-            out.append((ob["shape"], read_shape(lab == lab[r, c], templates)))
-    return out
+    lo, hi = gen._half_range(gen.params_for(i))
+    templates = _templates(gen.params_for(i).shapes, lo * 0.85, hi * 1.15)
+    return [(truth, got) for truth, got in _read_objects(gen.trial(i), templates) if got is not None]
 
 
 def test_issue_17_reproduction_v1_misreads_v2_refuses_at_64_px_and_reads_at_128():
@@ -195,12 +192,6 @@ def test_scenes_default_shapes_read_from_pixels_at_every_rung_at_64_px(level):
 def _read_trial_scenes(gen, i):
     t = gen.trial(i)
     halves = [ob["half"] for ob in t.meta["objects"]]
-    templates = _templates(gen.params_for(i).shapes, min(halves) * 0.85, max(halves) * 1.15)
-    out = []
-    for ob in t.meta["objects"]:
-        r, c = (int(round(v)) for v in ob["centre"])
-        k, lab = cv2.connectedComponents((t.image == np.array(COLORS[ob["colour"]])).all(-1).astype(np.uint8),
-                                         connectivity=8)
-        assert lab[r, c], "scenes objects never overlap"
-        out.append((ob["shape"], read_shape(lab == lab[r, c], templates)))
-    return out
+    read = _read_objects(t, _templates(gen.params_for(i).shapes, min(halves) * 0.85, max(halves) * 1.15))
+    assert all(got is not None for _, got in read), "scenes objects never overlap"
+    return read
