@@ -131,6 +131,9 @@ def test_pair_finding_lists_accuracy_by_rung_and_the_training_regime():
     other = compute_findings(pd.concat([rows("ff", "supervised", "a", ff), rows("rec", "supervised", "a", rec)]),
                              pairs=[("ff", "rec")], trained_on={"ff": "every rung", "rec": "rung 0"})
     assert "ff trained on every rung, rec on rung 0" in [x for x in other.items if x.kind == "ff-vs-recurrent"][0].text
+    one = compute_findings(pd.concat([rows("ff", "supervised", "a", ff), rows("rec", "supervised", "a", rec)]),
+                           pairs=[("ff", "rec")], trained_on={"ff": "every rung"})
+    assert "trained on" not in [x for x in one.items if x.kind == "ff-vs-recurrent"][0].text  # one regime: no "both"
 
 
 def test_probe_vs_answer_information_present_but_not_used():

@@ -211,13 +211,14 @@ def pair_findings(ev: pd.DataFrame, pairs: Iterable[tuple[str, str]], status: pd
             by_level = _by_level(acc, ff, rec, r.task) if acc is not None else []
             if by_level:
                 nums["by_level"] = by_level
-            regime = {trained_on.get(ff), trained_on.get(rec)} - {None}
-            context = "; ".join(
-                ([f"both trained on {regime.pop()}"] if len(regime) == 1 else
-                 [f"{ff} trained on {trained_on[ff]}, {rec} on {trained_on[rec]}"] if len(regime) == 2 else [])
-                + ([f"by rung ({ff} / {rec}): " + ", ".join(f"{b['level']}: {_f(b['feedforward'])} / "
-                                                           f"{_f(b['recurrent'])}" for b in by_level)]
-                   if by_level else []))
+            parts = []
+            if ff in trained_on and rec in trained_on:  # "both" only when both regimes are recorded
+                parts.append(f"both trained on {trained_on[ff]}" if trained_on[ff] == trained_on[rec]
+                             else f"{ff} trained on {trained_on[ff]}, {rec} on {trained_on[rec]}")
+            if by_level:
+                parts.append(f"by rung ({ff} / {rec}): " + ", ".join(
+                    f"{b['level']}: {_f(b['feedforward'])} / {_f(b['recurrent'])}" for b in by_level))
+            context = "; ".join(parts)
             text = (f"{r.task}: {rec} {r.acc_b:.3f} vs {ff} {r.acc_a:.3f} (recurrent − feedforward = {d:+.3f}, 95 % CI "
                     f"[{lo:+.3f}, {hi:+.3f}], McNemar exact p = {r.p_value:.3g}, n = {r.n}): {verdict}"
                     + (" — both nets at chance or at ceiling at every rung, so the comparison cannot move"
