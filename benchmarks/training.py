@@ -40,7 +40,6 @@ import torch.nn.functional as F  # noqa: E402
 from preattentive import stimuli  # noqa: E402
 from preattentive.datasets.torch_view import images_tensor  # noqa: E402
 from preattentive.models import list_nets, make_net  # noqa: E402
-from preattentive.registry import split_id  # noqa: E402
 from preattentive.stimuli.base import StimulusFamily  # noqa: E402
 from preattentive.training.config import TrainConfig  # noqa: E402
 from preattentive.training.data import train_loader  # noqa: E402
@@ -93,16 +92,6 @@ def our_loop(model_id: str, task: str, params: dict, steps: int, batch: int, siz
         cfg = TrainConfig(model=model_id, task=task, params=params, size=size, steps=steps, batch_size=batch,
                           lr=lr, val_n=batch, val_every=0, ckpt_every=0, log_every=10)
         return train_supervised(cfg, os.path.join(d, "run"), show_progress=False).elapsed
-
-
-def newest_nets() -> list[str]:
-    """The newest version of every registered net (``cnn-30k-v1``, ``vit-30k-v2``, ...)."""
-    newest: dict[str, tuple[int, str]] = {}
-    for full in list_nets():
-        name, version = split_id(full)
-        if name not in newest or version > newest[name][0]:
-            newest[name] = (version, full)
-    return sorted(v[1] for v in newest.values())
 
 
 def generation_rate(family: StimulusFamily, budget_s: float) -> float:
@@ -208,7 +197,7 @@ def main(argv=None) -> int:
         cores = [int(c) for c in a.cores.split(",") if c]
     except ValueError:
         ap.error(f"--sizes={a.sizes!r} / --cores={a.cores!r}: expected comma-separated integers")
-    nets = newest_nets() if a.nets == "all" else [x.strip() for x in a.nets.split(",") if x.strip()]
+    nets = list_nets(newest=True) if a.nets == "all" else [x.strip() for x in a.nets.split(",") if x.strip()]
     families = stimuli.latest() if a.families == "all" else [x.strip() for x in a.families.split(",") if x.strip()]
     if not a.skip_overhead:
         overhead(a, steps, repeats)

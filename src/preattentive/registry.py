@@ -85,6 +85,10 @@ class Registry(Generic[T]):
         """Ids without versions, newest version only."""
         return sorted({split_id(k)[0] for k in self._entries})
 
+    def latest(self) -> list[str]:
+        """The newest version of every name (``["maze-v2", "scenes-v1", ...]``), sorted by name."""
+        return [self.resolve(name) for name in self.names()]
+
     def __contains__(self, id: object) -> bool:
         try:
             self.resolve(str(id))

@@ -170,8 +170,8 @@ def _ensure_presets() -> None:
             importlib.import_module(name)
 
 
-def list_nets() -> list[str]:
-    """All registered net ids.
+def list_nets(*, newest: bool = False) -> list[str]:
+    """All registered net ids (``newest``: only the newest version of each net).
 
     Example
     -------
@@ -179,7 +179,7 @@ def list_nets() -> list[str]:
     True
     """
     _ensure_presets()
-    return _NETS.list()
+    return _NETS.latest() if newest else _NETS.list()
 
 
 def net_spec(id: str) -> NetSpec:

@@ -42,7 +42,7 @@ def latest() -> list[str]:
     """The newest version of every family, e.g. ``["border-ownership-v1", "counting-v2", ...]``: what "every
     family" means for a suite, a study or a training mix (older versions stay available by their full id, so
     that published sets can be regenerated, but are not evaluated twice)."""
-    return [REGISTRY.resolve(name) for name in REGISTRY.names()]
+    return REGISTRY.latest()
 
 
 def get(id: str) -> type[StimulusFamily]:
